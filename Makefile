@@ -1,0 +1,123 @@
+# nestbox: `make` builds out/nestbox-gce.tar.gz, `make test` runs every test.
+# `make help` lists the other targets.
+
+include config/nestbox.conf
+
+TOP := $(CURDIR)
+OUT := $(TOP)/out
+export OUT NESTBOX_CACHE
+
+# Builds are reproducible: every timestamp in the image is this one.
+SOURCE_DATE_EPOCH ?= $(shell git -C $(TOP) log -1 --format=%ct 2>/dev/null || echo 1700000000)
+export SOURCE_DATE_EPOCH
+
+# The packages whose files go into the root filesystem, besides busybox and
+# the kernel's modules; their dependencies are built first.
+ROOTFS_PACKAGES := busybox $(shell sed -e 's/\#.*//' config/packages.list)
+PACKAGES := $(sort $(patsubst packages/%/recipe,%,$(wildcard packages/*/recipe)))
+IMAGE_PACKAGES := linux syslinux $(ROOTFS_PACKAGES)
+stamp = $(OUT)/stamps/$(1)
+
+.DEFAULT_GOAL := all
+.PHONY: all help host source packages init rootfs image test unit-tests fuzz clean distclean FORCE
+.DELETE_ON_ERROR:
+.SECONDEXPANSION:
+
+help:
+	@echo 'nestbox build targets:'
+	@echo '  make             build everything: out/nestbox.img, out/nestbox-gce.tar.gz, out/manifest.txt'
+	@echo '  make test        build, then run every test (unit, bats, boot)'
+	@echo '  make source      download and verify every source, for an offline build'
+	@echo '  make host        install the host packages the build needs (root on Debian)'
+	@echo '  make packages    build the packages only (cached in $(NESTBOX_CACHE))'
+	@echo '  make init        build PID 1 only (out/init/init)'
+	@echo '  make rootfs      stage the root filesystem in out/rootfs'
+	@echo '  make clean       remove out/'
+	@echo '  make distclean   remove out/, the test tools and the download and package cache'
+	@echo 'Settings (config/nestbox.conf), e.g. make IMAGE_SIZE_GIB=2:'
+	@echo '  NESTBOX_VERSION=$(NESTBOX_VERSION) IMAGE_SIZE_GIB=$(IMAGE_SIZE_GIB) NESTBOX_CACHE=$(NESTBOX_CACHE)'
+	@echo '  NESTBOX_MIRROR   a URL (or file:// directory) tried first for every source'
+
+all: $(OUT)/nestbox-gce.tar.gz $(OUT)/manifest.txt
+
+# --- host tools ---------------------------------------------------------------
+$(OUT)/stamps/host: config/host-packages scripts/host-setup
+	@scripts/host-setup config/host-packages
+	@mkdir -p $(@D) && touch $@
+host:
+	@scripts/host-setup config/host-packages
+
+# --- packages ----------------------------------------------------------------
+# Each package's stamp depends on its recipe folder and on its dependencies'
+# stamps; build-package itself decides from the cache key whether to rebuild.
+$(OUT)/packages.mk: $(wildcard packages/*/recipe) | $(OUT)/stamps/host
+	@mkdir -p $(@D)
+	@for r in $^; do \
+		n=$${r#packages/}; n=$${n%/recipe}; \
+		d=$$(sed -n 's/^depends="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $$r); \
+		echo "$(OUT)/stamps/$$n: $$(for x in $$d; do printf '$(OUT)/stamps/%s ' $$x; done)"; \
+	done >$@
+include $(OUT)/packages.mk
+
+$(OUT)/stamps/%: $$(wildcard packages/$$*/*) scripts/build-package scripts/fetch | $(OUT)/stamps/host
+	@scripts/build-package $*
+	@touch $@
+
+packages: $(foreach p,$(IMAGE_PACKAGES),$(call stamp,$(p)))
+
+source: | $(OUT)/stamps/host
+	@for p in $(PACKAGES); do echo ">>> $$p fetching"; scripts/build-package --fetch $$p || exit 1; done
+
+# --- PID 1 -------------------------------------------------------------------
+$(OUT)/init/init: $(call stamp,musl) $(call stamp,linux-headers) FORCE
+	@$(MAKE) --no-print-directory -C init OUT=$(OUT) CC=$(OUT)/toolchain/bin/musl-gcc NESTBOX_VERSION=$(NESTBOX_VERSION)
+init: $(OUT)/init/init
+
+# --- root filesystem, initramfs, disk, tarball ----------------------------------
+ROOTFS_INPUTS := $(OUT)/init/init $(foreach p,linux $(ROOTFS_PACKAGES),$(call stamp,$(p))) \
+	$(shell find overlay -type f -o -type l) config/modules.list config/rootfs.list config/packages.list \
+	scripts/mkrootfs
+$(OUT)/rootfs.stamp: $(ROOTFS_INPUTS)
+	@echo '>>> rootfs staging'
+	@scripts/mkrootfs $(OUT)/rootfs $(ROOTFS_PACKAGES)
+	@touch $@
+rootfs: $(OUT)/rootfs.stamp
+
+$(OUT)/initramfs.img: $(OUT)/rootfs.stamp config/rootfs.list scripts/mkinitramfs
+	@echo '>>> initramfs packing'
+	@scripts/mkinitramfs $(OUT)/rootfs config/rootfs.list '$(INITRAMFS_COMPRESS)' $@
+
+$(OUT)/nestbox.img: $(OUT)/initramfs.img $(call stamp,linux) $(call stamp,syslinux) scripts/mkdisk config/nestbox.conf
+	@echo '>>> disk image $(IMAGE_SIZE_GIB) GiB'
+	@scripts/mkdisk $@ $(IMAGE_SIZE_GIB) $(BOOT_PART_MIB) $(STATE_LABEL) '$(KERNEL_CMDLINE)' \
+		$(OUT)/pkg/linux/boot/vmlinuz $(OUT)/initramfs.img $(OUT)/pkg/syslinux
+image: $(OUT)/nestbox.img
+
+$(OUT)/nestbox-gce.tar.gz: $(OUT)/nestbox.img scripts/mktarball
+	@echo '>>> GCE tarball'
+	@scripts/mktarball $< $@
+
+$(OUT)/manifest.txt: $(OUT)/nestbox-gce.tar.gz scripts/mkmanifest
+	@scripts/mkmanifest $(NESTBOX_VERSION) $(OUT) $(IMAGE_PACKAGES) musl linux-headers >$@
+	@echo '>>> done: out/nestbox-gce.tar.gz ($$(du -h --apparent-size $(OUT)/nestbox-gce.tar.gz | cut -f1))'
+
+# --- tests -------------------------------------------------------------------
+tests/node_modules/.installed: tests/package.json tests/package-lock.json | $(OUT)/stamps/host
+	@echo '>>> test tools (bats) installing'
+	@cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
+unit-tests: | $(OUT)/stamps/host
+	@$(MAKE) --no-print-directory -C init OUT=$(OUT) test-build
+
+test: all tests/node_modules/.installed unit-tests
+	@tests/run
+
+# --- cleaning ----------------------------------------------------------------
+clean:
+	rm -rf $(OUT)
+
+distclean: clean
+	rm -rf tests/node_modules $(NESTBOX_CACHE)
+
+FORCE:
