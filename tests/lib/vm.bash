@@ -4,7 +4,8 @@
 
 # vm_start IMAGE [QEMU-ARG...]: boot IMAGE from its disk, as GCE does: SeaBIOS,
 # an i440fx machine, the disk on virtio-scsi. Writes go to a temporary
-# snapshot, never to IMAGE. The L1 sees SVM through TCG's -cpu max.
+# snapshot, never to IMAGE. The L1 sees SVM through TCG's -cpu max. With
+# VM_NETNS set, QEMU runs in that network namespace (to open the L0's tap).
 vm_start() {
 	local image=$1
 	shift
@@ -14,7 +15,7 @@ vm_start() {
 	VM_QMP=$VM_DIR/qmp.sock
 	VM_SERIAL=$VM_DIR/serial.sock
 	: >"$VM_CONSOLE"
-	qemu-system-x86_64 -machine pc -accel tcg -cpu max -m "${VM_MEMORY:-1024}" -smp 1 \
+	${VM_NETNS:+ip netns exec "$VM_NETNS"} qemu-system-x86_64 -machine pc -accel tcg -cpu max -m "${VM_MEMORY:-1024}" -smp 1 \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-device virtio-scsi-pci,id=scsi \
 		-drive "file=$image,format=raw,if=none,id=disk0,snapshot=on" \
