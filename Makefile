@@ -19,7 +19,7 @@ IMAGE_PACKAGES := linux syslinux $(ROOTFS_PACKAGES)
 stamp = $(OUT)/stamps/$(1)
 
 .DEFAULT_GOAL := all
-.PHONY: all help host source packages init rootfs image test unit-tests fuzz clean distclean FORCE
+.PHONY: all help host source packages init rootfs image l2-guest test unit-tests clean distclean FORCE
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
 
@@ -76,10 +76,9 @@ init: $(OUT)/init/init
 # --- root filesystem, initramfs, disk, tarball ----------------------------------
 ROOTFS_INPUTS := $(OUT)/init/init $(foreach p,linux $(ROOTFS_PACKAGES),$(call stamp,$(p))) \
 	$(shell find overlay -type f -o -type l) config/modules.list config/rootfs.list config/packages.list \
-	scripts/mkrootfs
+	scripts/mkrootfs scripts/install-modules
 $(OUT)/rootfs.stamp: $(ROOTFS_INPUTS)
-	@echo '>>> rootfs staging'
-	@scripts/mkrootfs $(OUT)/rootfs $(ROOTFS_PACKAGES)
+	@scripts/mkrootfs $(OUT)/rootfs $(OUT)/init/init overlay config/modules.list $(ROOTFS_PACKAGES)
 	@touch $@
 rootfs: $(OUT)/rootfs.stamp
 
@@ -99,9 +98,20 @@ $(OUT)/nestbox-gce.tar.gz: $(OUT)/nestbox.img scripts/mktarball
 
 $(OUT)/manifest.txt: $(OUT)/nestbox-gce.tar.gz scripts/mkmanifest
 	@scripts/mkmanifest $(NESTBOX_VERSION) $(OUT) $(IMAGE_PACKAGES) musl linux-headers >$@
-	@echo '>>> done: out/nestbox-gce.tar.gz ($$(du -h --apparent-size $(OUT)/nestbox-gce.tar.gz | cut -f1))'
+	@echo ">>> done: out/nestbox-gce.tar.gz ($$(du -h --apparent-size $(OUT)/nestbox-gce.tar.gz | cut -f1))"
 
 # --- tests -------------------------------------------------------------------
+# The L2 test guest: our kernel and busybox with a small script as PID 1,
+# bootable from its disk (tests/l2-guest/init says what it does).
+L2_INPUTS := $(call stamp,busybox) $(call stamp,linux) $(call stamp,syslinux) \
+	$(shell find tests/l2-guest -type f) scripts/mkrootfs scripts/install-modules scripts/mkinitramfs scripts/mkdisk
+$(OUT)/l2-guest.img: $(L2_INPUTS)
+	@scripts/mkrootfs $(OUT)/l2-guest/rootfs tests/l2-guest/init tests/l2-guest/overlay tests/l2-guest/modules.list busybox
+	@scripts/mkinitramfs $(OUT)/l2-guest/rootfs tests/l2-guest/rootfs.list '$(INITRAMFS_COMPRESS)' $(OUT)/l2-guest/initramfs.img
+	@scripts/mkdisk $@ 1 40 l2-state 'console=ttyS0,115200 panic=-1' \
+		$(OUT)/pkg/linux/boot/vmlinuz $(OUT)/l2-guest/initramfs.img $(OUT)/pkg/syslinux
+l2-guest: $(OUT)/l2-guest.img
+
 tests/node_modules/.installed: tests/package.json tests/package-lock.json | $(OUT)/stamps/host
 	@echo '>>> test tools (bats) installing'
 	@cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null
@@ -110,7 +120,7 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json | $(OU
 unit-tests: | $(OUT)/stamps/host
 	@$(MAKE) --no-print-directory -C init OUT=$(OUT) test-build
 
-test: all tests/node_modules/.installed unit-tests
+test: all $(OUT)/l2-guest.img tests/node_modules/.installed unit-tests
 	@tests/run
 
 # --- cleaning ----------------------------------------------------------------
