@@ -75,7 +75,7 @@ init: $(OUT)/init/init
 
 # --- root filesystem, initramfs, disk, tarball ----------------------------------
 ROOTFS_INPUTS := $(OUT)/init/init $(foreach p,linux $(ROOTFS_PACKAGES),$(call stamp,$(p))) \
-	$(shell find overlay -type f -o -type l) config/modules.list config/rootfs.list config/packages.list \
+	$(shell find overlay -type f -o -type d) config/modules.list config/rootfs.list config/packages.list \
 	scripts/mkrootfs scripts/install-modules
 $(OUT)/rootfs.stamp: $(ROOTFS_INPUTS)
 	@scripts/mkrootfs $(OUT)/rootfs $(OUT)/init/init overlay config/modules.list $(ROOTFS_PACKAGES)

@@ -1,0 +1,31 @@
+/* The unit tests of nestbox's PID 1: one cmocka group, TAP on stdout. */
+#ifndef UNIT_H
+#define UNIT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "nestbox.h"
+
+#define NTESTS(a)	(sizeof(a) / sizeof((a)[0]))
+
+struct suite {
+	const struct CMUnitTest	*tests;
+	size_t			 n;
+};
+
+extern const struct suite cpu_suite, log_suite, modules_suite, mount_suite,
+    proc_suite, shutdown_suite, util_suite;
+
+/* main.c: fixtures */
+char	*tmpdir(void);				/* a fresh directory; free() it */
+void	 rmtree(char *dir);			/* and free() */
+void	 put_file(const char *dir, const char *name, const char *text);
+int	 log_capture(void);			/* the log goes to a memfd */
+char	*log_captured(int fd);			/* what it got; free() it */
+char	*dupstr(const char *);			/* a heap copy, so ASan sees overruns */
+
+#endif
