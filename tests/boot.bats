@@ -43,6 +43,8 @@ teardown() { vm_kill; }
 	vm_wait 'login: ' 30
 	vm_type 'root\r'
 	vm_wait 'Password: ' 30
+	# The password prompt is up before login reads: wait for it to flush.
+	sleep 1
 	vm_type 'nestbox\r'
 	vm_wait 'Login incorrect' 30
 	refute grep -qE '^[^ ]*# ' "$VM_CONSOLE"

@@ -9,7 +9,7 @@ INIT=$OUT/init/init
 
 setup_file() {
 	[ -x "$INIT" ] && [ -d "$OUT/rootfs" ] && [ -f "$OUT/pkg/linux/boot/vmlinuz" ] &&
-		command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null || return 0
+		[ -x "$VM_QEMU" ] && command -v cpio >/dev/null || return 0
 	local root=$BATS_FILE_TMPDIR/root
 	cp -a "$OUT/rootfs" "$root"
 	cp "$INIT" "$root/init"
