@@ -31,6 +31,7 @@ help:
 	@echo '  make host        install the host packages the build needs (root on Debian)'
 	@echo '  make packages    build the packages only (cached in $(NESTBOX_CACHE))'
 	@echo '  make init        build PID 1 only (out/init/init)'
+	@echo '  make fuzz        build the fuzz targets (out/fuzz/), run by make test for FUZZ_SECONDS each'
 	@echo '  make rootfs      stage the root filesystem in out/rootfs'
 	@echo '  make clean       remove out/'
 	@echo '  make distclean   remove out/, the test tools and the download and package cache'
@@ -120,7 +121,15 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json | $(OU
 unit-tests: | $(OUT)/stamps/host
 	@$(MAKE) --no-print-directory -C init OUT=$(OUT) test-build
 
-test: all $(OUT)/l2-guest.img tests/node_modules/.installed unit-tests
+# Fuzz targets (clang libFuzzer), one per tests/fuzz/fuzz-NAME.c; `make test`
+# runs each for FUZZ_SECONDS (tests/fuzz.bats), longer runs by hand:
+#   out/fuzz/fuzz-NAME -max_total_time=600 tests/fuzz/corpus/NAME
+FUZZ_SECONDS ?= 10
+export FUZZ_SECONDS
+fuzz: | $(OUT)/stamps/host
+	@$(MAKE) --no-print-directory -C init OUT=$(OUT) fuzz
+
+test: all $(OUT)/l2-guest.img tests/node_modules/.installed unit-tests fuzz
 	@tests/run
 
 # --- cleaning ----------------------------------------------------------------
