@@ -19,7 +19,7 @@ IMAGE_PACKAGES := linux syslinux $(ROOTFS_PACKAGES)
 stamp = $(OUT)/stamps/$(1)
 
 .DEFAULT_GOAL := all
-.PHONY: all help host source packages init rootfs image l2-guest test unit-tests clean distclean FORCE
+.PHONY: all help host source packages init rootfs image l2-guest test unit-tests fuzz gce-image clean distclean FORCE
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
 
@@ -33,6 +33,7 @@ help:
 	@echo '  make init        build PID 1 only (out/init/init)'
 	@echo '  make fuzz        build the fuzz targets (out/fuzz/), run by make test for FUZZ_SECONDS each'
 	@echo '  make rootfs      stage the root filesystem in out/rootfs'
+	@echo '  make gce-image GCE_BUCKET=gs://B [GCE_PROJECT=P]  import the image into GCE (scripts/gce-import)'
 	@echo '  make clean       remove out/'
 	@echo '  make distclean   remove out/, the test tools and the download and package cache'
 	@echo 'Settings (config/nestbox.conf), e.g. make IMAGE_SIZE_GIB=2:'
@@ -70,7 +71,7 @@ source: | $(OUT)/stamps/host
 	@for p in $(PACKAGES); do echo ">>> $$p fetching"; scripts/build-package --fetch $$p || exit 1; done
 
 # --- PID 1 -------------------------------------------------------------------
-$(OUT)/init/init: $(call stamp,musl) $(call stamp,linux-headers) FORCE
+$(OUT)/init/init: $(call stamp,musl) $(call stamp,linux-headers) $(call stamp,curl) $(call stamp,cjson) FORCE
 	@$(MAKE) --no-print-directory -C init OUT=$(OUT) CC=$(OUT)/toolchain/bin/musl-gcc NESTBOX_VERSION=$(NESTBOX_VERSION)
 init: $(OUT)/init/init
 
@@ -131,6 +132,10 @@ fuzz: | $(OUT)/stamps/host
 
 test: all $(OUT)/l2-guest.img tests/node_modules/.installed unit-tests fuzz
 	@tests/run
+
+# --- GCE (needs the Google Cloud CLI and a project; see docs/gce.md) -----------
+gce-image: $(OUT)/nestbox-gce.tar.gz $(OUT)/manifest.txt
+	scripts/gce-import --bucket $(GCE_BUCKET) $(if $(GCE_PROJECT),--project $(GCE_PROJECT)) $(GCE_IMPORT_FLAGS)
 
 # --- cleaning ----------------------------------------------------------------
 clean:
