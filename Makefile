@@ -19,7 +19,7 @@ IMAGE_PACKAGES := linux syslinux $(ROOTFS_PACKAGES)
 stamp = $(OUT)/stamps/$(1)
 
 .DEFAULT_GOAL := all
-.PHONY: all help host source packages init rootfs image l2-guest test unit-tests fuzz gce-image clean distclean FORCE
+.PHONY: all help host source packages init rootfs image l2-guest test unit-tests fuzz gce-image run clean distclean FORCE
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
 
@@ -27,6 +27,7 @@ help:
 	@echo 'nestbox build targets:'
 	@echo '  make             build everything: out/nestbox.img, out/nestbox-gce.tar.gz, out/manifest.txt'
 	@echo '  make test        build, then run every test (unit, bats, boot)'
+	@echo '  make run         boot the image here with the metadata emulator (METADATA=file.json PORTS="8080")'
 	@echo '  make source      download and verify every source, for an offline build'
 	@echo '  make host        install the host packages the build needs (root on Debian)'
 	@echo '  make packages    build the packages only (cached in $(NESTBOX_CACHE))'
@@ -132,6 +133,14 @@ fuzz: | $(OUT)/stamps/host
 
 test: all $(OUT)/l2-guest.img tests/node_modules/.installed unit-tests fuzz
 	@tests/run
+
+# --- trying it locally -------------------------------------------------------
+# make run [METADATA=file.json] [PORTS="8080 2222"] [ACCEL=kvm]: boot the image here with the
+# metadata emulator; the serial console is on the terminal (Ctrl-A X quits).
+METADATA ?= examples/metadata.json
+export ACCEL
+run: all
+	@scripts/run-local -m $(METADATA) $(foreach p,$(PORTS),-p $(p))
 
 # --- GCE (needs the Google Cloud CLI and a project; see docs/gce.md) -----------
 gce-image: $(OUT)/nestbox-gce.tar.gz $(OUT)/manifest.txt

@@ -94,6 +94,8 @@ signal_read(struct event *ev, uint32_t events)
 
 static struct event sigev = { -1, signal_read, NULL };
 
+static const struct status_conf status_conf = { STATUS_PATH, kvm_status, "eth0" };
+
 static int
 signals_init(const sigset_t *all)
 {
@@ -116,6 +118,8 @@ not_init(int argc, char *argv[])
 	const char	*self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	int		 i;
 
+	if (strcmp(self, "dhcp-hook") == 0)	/* udhcpc's script, dhcp.c */
+		return dhcp_hook_main(argc, argv);
 	if (strcmp(self, "reboot") == 0) {
 		if (kill(1, SIGRTMIN + 5) == -1) {
 			perror("reboot: signalling PID 1");
@@ -132,7 +136,7 @@ not_init(int argc, char *argv[])
 	fprintf(stderr, "usage: init [--version]\n"
 	    "nestbox's PID 1: the kernel runs it as /init; as any other\n"
 	    "process it prints its version, or, called as reboot, asks\n"
-	    "PID 1 to reboot.\n");
+	    "PID 1 to reboot, or, called as dhcp-hook, is udhcpc's script.\n");
 	return 2;
 }
 
@@ -181,10 +185,21 @@ main(int argc, char *argv[])
 	if (cpu_read("/proc/cpuinfo", &cpu) == -1) {
 		log_warn("cpu: /proc/cpuinfo");
 		modules_init(NULL);
+		kvm_init(NULL);
 	} else {
 		log_cpu(&cpu);
 		modules_init(&cpu);
+		kvm_init(&cpu);
 	}
+	/* the metadata client starts with eth0's first lease */
+	metadata_init(&md_http);
+	if (status_init(&status_conf) == -1)
+		log_warnx("status: no status.json");
+	net_on_ready(metadata_start);
+	/* virbr0, dnsmasq, firewall: at the lease, again on nestbox-network */
+	if (l2net_init() == -1)
+		log_warn("l2net");
+	net_init();
 	input_init();
 	getty_start();
 

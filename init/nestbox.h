@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <netinet/in.h>
 
 #ifndef NESTBOX_VERSION
 #define NESTBOX_VERSION "dev"
@@ -33,6 +34,15 @@ char	*read_file(const char *path, size_t max, size_t *len);	/* NUL-terminated, f
 ssize_t	 read_head(const char *path, char *buf, size_t size);	/* first size-1 bytes, NUL-terminated */
 char	*next_line(char **cursor, char *end);	/* splits in place; NULL at end */
 uint64_t now_ms(void);					/* CLOCK_MONOTONIC */
+struct text {				/* text_add() appends, text_done() checks once */
+	char	*buf;
+	size_t	 size, len;
+	int	 full;
+};
+void	 text_init(struct text *, char *buf, size_t size);
+void	 text_add(struct text *, const char *fmt, ...) NB_PRINTF(2, 3);
+int	 text_done(const struct text *);	/* length; -1, ENOSPC if it did not fit */
+int	 write_file(const char *path, const void *data, size_t len, mode_t mode);	/* atomic */
 
 /* event.c: one epoll loop; every source is a struct event the caller owns. */
 struct event {
@@ -189,5 +199,324 @@ void	 shutdown_hook_done(struct shutdown_hook *);
 void	 shutdown_request(enum shutdown_action, const char *why);
 int	 shutdown_running(void);
 void	 shutdown_children_gone(void);
+
+/* netconf.c: the L2 network, libvirt's default unless nestbox-network says. */
+#define NETCONF_BRIDGE		"virbr0"
+#define NETCONF_MTU_MIN		576
+#define NETCONF_MTU_MAX		9000
+#define NETCONF_LEASE		3600	/* dnsmasq's and libvirt's default */
+#define NETCONF_LEASE_MIN	120	/* dnsmasq's minimum */
+#define NETCONF_LEASE_MAX	31536000
+#define IP4_STRLEN		16
+struct netconf {			/* addresses in host byte order */
+	uint32_t	 addr;		/* the bridge's: 192.168.122.1 */
+	int		 prefix;	/* 24 */
+	uint32_t	 range_start;	/* the DHCP range, inclusive */
+	uint32_t	 range_end;
+	int		 mtu;		/* 0: eth0's */
+	unsigned	 lease;		/* seconds */
+};
+uint32_t ip4_mask(int prefix);
+int	 ip4_parse(const char *s, size_t len, uint32_t *);	/* strict dotted quad */
+const char *ip4_str(uint32_t, char *buf);			/* buf: IP4_STRLEN bytes */
+void	 netconf_default(struct netconf *);
+int	 netconf_parse(const char *json, size_t len, struct netconf *,
+	    char *err, size_t errlen);	/* *nc unchanged on error */
+int	 netconf_check(const struct netconf *, uint32_t eth0_addr, char *err, size_t errlen);
+uint32_t netconf_network(const struct netconf *);
+uint32_t netconf_broadcast(const struct netconf *);
+int	 netconf_contains(const struct netconf *, uint32_t addr);
+int	 netconf_mtu(const struct netconf *, int eth0_mtu);	/* the bridge's */
+unsigned netconf_range_size(const struct netconf *);
+
+/* dnsmasq.c: DHCP and DNS for the L2 guests, supervised. */
+#define DNSMASQ_BIN		"/usr/sbin/dnsmasq"
+#define DNSMASQ_DIR		"/run/nestbox"
+#define DNSMASQ_CONF		DNSMASQ_DIR "/dnsmasq.conf"
+#define DNSMASQ_HOSTS		DNSMASQ_DIR "/dnsmasq.hosts"
+#define DNSMASQ_LEASES		DNSMASQ_DIR "/dnsmasq.leases"
+#define DNSMASQ_PID		DNSMASQ_DIR "/dnsmasq.pid"
+#define DNSMASQ_DNS		"169.254.169.254"	/* the metadata server's resolver */
+struct static_lease {
+	const char	*mac;		/* 52:54:00:12:34:56 */
+	const char	*ip;		/* inside the subnet */
+	const char	*name;		/* a host name, or NULL */
+};
+int	 dnsmasq_config(const struct netconf *, int mtu, char *buf, size_t size);	/* length */
+int	 dnsmasq_hosts(const struct netconf *, const struct static_lease *, size_t n,
+	    char *buf, size_t size);	/* length; EINVAL: a malformed lease */
+int	 dnsmasq_start(const struct netconf *, int mtu);	/* (re)starts on a new config */
+int	 dnsmasq_leases(const struct static_lease *, size_t n);	/* rewrites, SIGHUP */
+void	 dnsmasq_stop(void);
+pid_t	 dnsmasq_pid(void);		/* 0: not running */
+
+/* firewall.c: the iptables ruleset, generated whole and loaded atomically. */
+#define FIREWALL_RESTORE	"/usr/sbin/iptables-restore"
+#define FIREWALL_RULES		"/run/nestbox/iptables.rules"
+#define FIREWALL_WAN		"eth0"
+#define FIREWALL_METADATA	"169.254.0.0/16"	/* 169.254.169.254 and its link-local range */
+enum fwd_proto { FWD_TCP, FWD_UDP, FWD_ALL };
+struct forward {
+	enum fwd_proto	 proto;		/* FWD_ALL: every port of match_ip (an alias IP) */
+	const char	*match_ip;	/* the L1's primary address or an alias IP; NULL: eth0_ip */
+	uint16_t	 port;
+	const char	*guest_ip;
+	uint16_t	 guest_port;	/* 0: port */
+};
+int	 firewall_rules(const struct netconf *, const struct forward *, size_t n,
+	    const char *eth0_ip, char *buf, size_t size);	/* length; EINVAL: a bad forward */
+int	 firewall_apply(const struct netconf *, const char *eth0_ip);	/* logs */
+int	 firewall_forwards(const struct forward *, size_t n);	/* copies, reapplies */
+int	 firewall_loaded(void);		/* 1: the latest ruleset is in place */
+
+/* l2net.c: bridge, dnsmasq and firewall from the network's configuration. */
+int	 l2net_init(void);		/* net_on_ready and metadata listeners */
+void	 l2net_eth0(const char *ip, int mtu);	/* eth0 is up: apply */
+void	 l2net_apply(const char *network_json, size_t len);	/* NULL: unset */
+
+/*
+ * metadata.c: the GCE metadata client. Every reply is checked here
+ * (status, Metadata-Flavor, size, ETag); a transport only moves bytes:
+ * metadata_http.c is libcurl in the event loop, the unit tests use a fake.
+ */
+#define MD_BASE		"http://169.254.169.254/computeMetadata/v1/"
+#define MD_VALUE_MAX	(256 * 1024)	/* GCE's limit for one value */
+#define MD_DOC_MAX	(512 * 1024)	/* and for all of one resource's */
+#define MD_CONNECT_MS	2000
+#define MD_TIMEOUT_MS	10000		/* a plain GET, all of it */
+#define MD_WATCH_SEC	60		/* timeout_sec of the watch; the client waits 10 s more */
+#define MD_BACKOFF_MIN	100		/* ms, doubling per failed attempt ... */
+#define MD_BACKOFF_MAX	10000		/* ... up to this; jitter takes up to half off */
+#define MD_ETAG_MAX	64
+#define MD_ERR_MAX	160
+#define MD_KEY_MAX	127
+#define MD_LISTENERS	8
+enum md_result {
+	MD_OK,			/* 200 with Metadata-Flavor: Google */
+	MD_UNSET,		/* 404: the key is not set */
+	MD_RETRY,		/* 5xx, 429, no reply: retried with backoff */
+	MD_FAIL,		/* 403, other statuses, no flavor, too big: reported */
+};
+struct md_reply {			/* what the transport got */
+	long		 status;	/* HTTP status; 0: no reply at all */
+	int		 flavor;	/* "Metadata-Flavor: Google" was in it */
+	int		 toobig;	/* the body went over the request's max */
+	char		 etag[MD_ETAG_MAX];
+	const char	*body;		/* NUL-terminated, the transport's */
+	size_t		 len;
+	char		 error[MD_ERR_MAX];	/* the transport's, when status is 0 */
+};
+struct md_req {
+	const char	*name;		/* for the log: "hostname" */
+	char		 path[512];	/* under MD_BASE, with the query */
+	const char	*put;		/* the body of a PUT; NULL: GET */
+	size_t		 max;		/* longest body accepted */
+	uint64_t	 timeout;	/* ms, the whole request */
+	int		 once;		/* MD_RETRY goes to done() too, no retry */
+	void		(*done)(struct md_req *, enum md_result, const struct md_reply *);
+	void		*arg;
+	/* the client's */
+	int		 busy;		/* in flight */
+	int		 waiting;	/* for the retry timer */
+	unsigned	 attempt;	/* failed attempts in a row */
+	int		 failed;	/* done() found the reply wanting */
+	uint64_t	 started;	/* now_ms() of the last attempt */
+	char		 lasterr[MD_ERR_MAX];	/* logged once */
+	struct timer	 retry;
+	int		 timer_ok;
+};
+struct md_ops {				/* what the client does to the world */
+	int	(*start)(struct md_req *);	/* send; metadata_reply() later */
+	int	(*sethostname)(const char *);	/* hostname_set; NULL: nothing */
+	int	(*aliases)(const char *const cidrs[], size_t n);	/* net_alias_routes */
+};
+struct attr {
+	char		*key;
+	char		*value;		/* strings as they are, other JSON as text */
+};
+struct attrs {				/* instance/ or project/attributes/ */
+	struct attr	*v;
+	size_t		 n;
+	size_t		 bad;		/* members skipped: bad key or value */
+};
+struct md_stats {
+	const char	*watch;		/* "idle", "reading", "watching", "retrying" */
+	char		 etag[MD_ETAG_MAX];	/* of the attributes we have: "NONE" */
+	char		 error[MD_ERR_MAX];	/* the last one, "" if none */
+	unsigned long	 requests, errors, changes;
+	uint64_t	 first_reply;	/* now_ms() of the first reply; 0: none yet */
+	int		 preemptible;	/* -1: not known */
+	char		 hostname[64];
+};
+extern const struct md_ops md_http;	/* metadata_http.c */
+enum md_result md_classify(const struct md_reply *, char *why, size_t size);
+uint64_t md_backoff(unsigned attempt, uint32_t rnd);	/* ms before the next try */
+int	 md_key_valid(const char *);
+int	 md_etag_valid(const char *);
+int	 hostname_parse(const char *reply, size_t len, char name[64]);	/* EINVAL */
+int	 hostname_set(const char *);	/* sethostname(2), /etc/hostname; logs */
+int	 attrs_parse(const char *json, size_t len, struct attrs *);	/* EINVAL: not an object */
+const char *attrs_get(const struct attrs *, const char *key);		/* NULL: unset */
+void	 attrs_free(struct attrs *);
+int	 aliases_parse(const char *json, size_t len, char (*v)[19], size_t max, size_t *n);
+int	 metadata_init(const struct md_ops *);	/* resets everything */
+void	 metadata_start(void);		/* the network is up: read and watch; again: retry now */
+int	 md_request(struct md_req *);	/* EBUSY: this one is in flight */
+void	 metadata_reply(struct md_req *, const struct md_reply *);	/* the transport's answer */
+void	 metadata_on_attributes(void (*)(const struct attrs *instance));
+const char *metadata_attr(const char *key);	/* instance, else project; NULL: unset */
+const struct attrs *metadata_attrs(int project);
+const struct md_stats *metadata_stats(void);
+int	 metadata_aliases(char (**v)[19], size_t *n);	/* alias IP ranges of nic0 */
+
+/*
+ * status.c: /run/nestbox/status.json, rewritten (atomically) soon after a
+ * status_changed(); a summary as the guest attribute nestbox/status when
+ * enable-guest-attributes is TRUE, at most 10 writes a minute.
+ */
+#define STATUS_PATH	"/run/nestbox/status.json"
+#define STATUS_GA_PATH	"instance/guest-attributes/nestbox/status"
+#define STATUS_GA_BURST	3
+#define STATUS_GA_EVERY	6000		/* ms per write, on average: 10 a minute */
+struct cJSON;
+struct status_section {		/* a subsystem's part of the status */
+	const char	*name;
+	/* adds its fields to obj; brief: only what changes rarely (no counters) */
+	void		(*render)(struct cJSON *obj, int brief);
+	struct status_section *next;
+};
+struct status_conf {
+	const char	*path;		/* NULL: STATUS_PATH */
+	const char	*(*kvm)(void);	/* kvm.c's kvm_status(); NULL: "unknown" */
+	const char	*ifname;	/* NULL: "eth0" */
+};
+struct bucket {				/* a token bucket, as GCRA: integers only */
+	uint64_t	 every;		/* ms per token */
+	unsigned	 burst;
+	uint64_t	 tat;		/* the theoretical arrival time */
+};
+uint64_t bucket_take(struct bucket *, uint64_t now);	/* 0: taken; else ms to wait */
+int	 route_gateway(const char *text, const char *ifname, uint32_t *gw);	/* /proc/net/route */
+int	 status_init(const struct status_conf *);	/* NULL: off */
+void	 status_section_add(struct status_section *);
+char	*status_render(int brief);	/* JSON, free() it; NULL: ENOMEM */
+int	 status_write(void);		/* now */
+void	 status_changed(void);		/* soon, once for many calls */
+
+/* kvm.c: /dev/kvm for the L2 guests, or why not. */
+const char *kvm_diagnose(const struct cpu *, int open_errno, int api, char *buf, size_t size);
+int	 kvm_check(const struct cpu *, const char *path);	/* 1: usable; logs */
+int	 kvm_init(const struct cpu *);		/* kvm_check of /dev/kvm */
+int	 kvm_available(void);
+const char *kvm_status(void);			/* "ok", or the reason */
+
+/* netlink.c: rtnetlink. nlmsg_* build a request into buf (EMSGSIZE if it
+ * does not fit), nl_* send it and wait for the kernel's answer. */
+struct nlmsghdr;
+struct rtattr;
+struct nl_link {
+	int		 index;		/* 0: none */
+	int		 up;
+	unsigned	 mtu;
+	unsigned	 master;
+};
+struct nl_ifaddr {
+	struct in_addr	 addr;
+	int		 prefix;
+};
+struct nl_addrs {			/* nl_parse_addr's state */
+	int		 index;
+	struct nl_ifaddr *v;
+	size_t		 max, n;
+};
+struct nl_route {
+	struct in_addr	 dst;
+	int		 prefix;
+	struct in_addr	 gw;		/* 0.0.0.0: none (on-link) */
+	int		 oif;		/* 0: none */
+	unsigned char	 table, type, scope, protocol;	/* 0: main, unicast, by gw, boot */
+};
+struct nlmsghdr *nl_msg_init(void *buf, size_t size, uint16_t type, uint16_t flags,
+	    size_t hdrlen);
+void	*nl_msg_data(struct nlmsghdr *);
+int	 nl_attr_put(struct nlmsghdr *, size_t size, uint16_t type, const void *, size_t);
+int	 nl_attr_put_u32(struct nlmsghdr *, size_t size, uint16_t type, uint32_t);
+int	 nl_attr_put_str(struct nlmsghdr *, size_t size, uint16_t type, const char *);
+struct rtattr *nl_nest_start(struct nlmsghdr *, size_t size, uint16_t type);
+int	 nl_nest_end(struct nlmsghdr *, struct rtattr *);
+int	 nlmsg_getlink(void *buf, size_t size, const char *name);
+int	 nlmsg_setlink(void *buf, size_t size, int index, int up, unsigned mtu, int master);
+int	 nlmsg_newlink(void *buf, size_t size, const char *name, const char *kind,
+	    const char *peer);			/* peer: a veth's other end */
+int	 nlmsg_addr(void *buf, size_t size, int cmd, int index, struct in_addr, int prefix);
+int	 nlmsg_getaddr(void *buf, size_t size);
+int	 nlmsg_route(void *buf, size_t size, int cmd, const struct nl_route *);
+int	 nl_attrs_parse(const struct nlmsghdr *, size_t hdrlen, const struct rtattr *tb[],
+	    size_t max);
+int	 nl_reply_parse(const void *buf, size_t len, uint32_t seq,
+	    int (*cb)(const struct nlmsghdr *, void *), void *arg);	/* 1 done, 0 more */
+int	 nl_parse_link(const struct nlmsghdr *, void *nl_link);
+int	 nl_parse_addr(const struct nlmsghdr *, void *nl_addrs);
+int	 nl_talk(void *msg, int (*cb)(const struct nlmsghdr *, void *), void *arg);
+void	 nl_close(void);
+int	 nl_link_get(const char *name, struct nl_link *);	/* ENODEV: no such link */
+int	 nl_link_set(int index, int up, unsigned mtu, int master);	/* -1, 0, -1: as is */
+int	 nl_link_add(const char *name, const char *kind, const char *peer);
+int	 nl_addr(int cmd, int index, struct in_addr, int prefix);	/* RTM_NEWADDR replaces */
+int	 nl_addr_list(int index, struct nl_ifaddr *, size_t max, size_t *n);
+int	 nl_route(int cmd, const struct nl_route *);	/* RTM_NEWROUTE replaces */
+
+/* dhcp.c: udhcpc's script (the init binary as dhcp-hook) and the lease. */
+#define NET_RUN_DIR		"/run/nestbox"
+#define NET_LEASE_FILE		NET_RUN_DIR "/lease"
+#define NET_HOOK		"/usr/libexec/nestbox/dhcp-hook"
+#define LEASE_ROUTES_MAX	16
+#define LEASE_SERVERS_MAX	3
+#define LEASE_SEARCH_MAX	6
+#define LEASE_NAME_MAX		254	/* a domain name and its NUL */
+#define LEASE_VALUE_MAX		1024
+#define LEASE_MTU_MIN		576	/* IPv4's minimum; GCE allows 1300-8896 */
+#define LEASE_MTU_MAX		9000
+struct lease_route {
+	struct in_addr	 dst, gw;	/* gw 0.0.0.0: on-link */
+	int		 prefix;
+};
+struct lease {				/* addresses in network byte order */
+	char		 ifname[16];
+	struct in_addr	 ip, router, serverid;
+	int		 prefix;
+	struct lease_route routes[LEASE_ROUTES_MAX];	/* option 121, in order */
+	size_t		 nroutes;
+	unsigned	 mtu;		/* 0: none */
+	long		 mtu_refused;	/* an MTU out of range, ignored */
+	struct in_addr	 dns[LEASE_SERVERS_MAX], ntp[LEASE_SERVERS_MAX];
+	size_t		 ndns, nntp;
+	char		 search[LEASE_SEARCH_MAX][LEASE_NAME_MAX];
+	size_t		 nsearch;
+	char		 domain[LEASE_NAME_MAX];
+	char		 hostname[LEASE_NAME_MAX];
+	int		 hostname_refused;	/* it named the metadata server */
+	uint32_t	 lease;		/* seconds */
+};
+int	 ifaddr_parse(const char *s, size_t len, struct in_addr *, int *prefix);
+int	 cidr_parse(const char *s, size_t len, struct in_addr *, int *prefix);	/* no host bits */
+int	 dhcp_lease_parse(const char *const envp[], struct lease *, char *err, size_t errsize);
+size_t	 lease_routes(const struct lease *, struct lease_route *, size_t max);
+struct in_addr lease_gateway(const struct lease *);
+int	 lease_format(const struct lease *, char *buf, size_t size);	/* length */
+int	 resolv_format(const struct lease *, char *buf, size_t size);
+int	 hosts_format(const struct lease *, char *buf, size_t size);
+int	 lease_read(const char *path, struct lease *, char *err, size_t errsize);
+int	 dhcp_hook_main(int argc, char *argv[]);	/* exit status */
+
+/* net.c: eth0 in PID 1: udhcpc and ntpd supervised, the lease watched. */
+int	 net_init(void);
+int	 net_on_ready(void (*)(void));	/* runs once, at the first lease */
+const struct lease *net_lease(void);	/* NULL: no lease */
+int	 net_alias_routes(const char *const cidrs[], size_t n);	/* replaces the set */
+
+/* bridge.c */
+int	 bridge_setup(const char *name, const char *cidr, int mtu);	/* logs */
+int	 ip_forward_enable(void);
 
 #endif /* NESTBOX_H */

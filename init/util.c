@@ -1,10 +1,13 @@
 /* Small helpers shared by the subsystems. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "nestbox.h"
 
@@ -117,4 +120,92 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A text buffer for the generators: text_add() appends like snprintf and
+ * remembers an overflow, so a generator checks once, in text_done().
+ */
+void
+text_init(struct text *t, char *buf, size_t size)
+{
+	t->buf = buf;
+	t->size = size;
+	t->len = 0;
+	t->full = size == 0;
+	if (size > 0)
+		buf[0] = '\0';
+}
+
+void
+text_add(struct text *t, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (t->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= t->size - t->len) {
+		t->full = 1;
+		t->buf[t->len] = '\0';	/* no half lines */
+		return;
+	}
+	t->len += n;
+}
+
+/* The text's length, or -1 with ENOSPC if it did not fit. */
+int
+text_done(const struct text *t)
+{
+	if (t->full) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return (int)t->len;
+}
+
+/*
+ * Replaces path with len bytes of data, atomically: a reader sees the old
+ * file or the new one, never a part (a temporary file, then rename(2)).
+ */
+int
+write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char		 tmp[4096];
+	const char	*p = data;
+	ssize_t		 w;
+	int		 fd, saved;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) == -1)
+		return -1;
+	while (len > 0) {
+		if ((w = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto err;
+		}
+		p += w;
+		len -= w;
+	}
+	if (fchmod(fd, mode) == -1)
+		goto err;
+	w = close(fd);
+	fd = -1;
+	if (w == -1 || rename(tmp, path) == -1)
+		goto err;
+	return 0;
+err:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
 }

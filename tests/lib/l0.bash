@@ -39,7 +39,8 @@ _l0_del_ns() {
 }
 
 # l0_start DOCUMENT: make the L0 with the metadata emulator serving DOCUMENT
-# (a JSON file). Sets L0_NS, L0_OUT_NS, L0_PEER_NS, L0_TAP, L0_DIR,
+# (a JSON file). L0_LEASE sets the DHCP lease time (dnsmasq's syntax, at
+# least 2m; GCE's 24h by default). Sets L0_NS, L0_OUT_NS, L0_PEER_NS, L0_TAP, L0_DIR,
 # L0_CONTROL (the emulator's control socket).
 l0_start() {
 	local document=$1
@@ -87,13 +88,15 @@ l0_start() {
 
 	# DHCP as GCE's: the VM's address as a /32, the gateway reachable through
 	# its own /32 route (option 121), MTU 1460, DNS and NTP at the metadata
-	# server; and a resolver that knows metadata.google.internal.
+	# server; and a resolver that knows metadata.google.internal. GCE answers
+	# at once: no ping of the address before the offer (3 s in dnsmasq).
 	# Each daemon runs in a subshell: not a job of the test's shell.
 	(ip netns exec "$L0_NS" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
 		--interface=br0 --except-interface=lo --listen-address="$L0_SUBNET_GW,$L0_METADATA_IP" \
 		--pid-file="$L0_DIR/dnsmasq.pid" --dhcp-leasefile="$L0_DIR/dnsmasq.leases" \
 		--log-facility="$L0_DIR/dnsmasq.log" --log-dhcp --log-queries \
-		--dhcp-range="$L0_VM_IP,$L0_VM_IP,255.255.240.0,24h" \
+		--dhcp-range="$L0_VM_IP,$L0_VM_IP,255.255.240.0,${L0_LEASE:-24h}" \
+		--no-ping \
 		--dhcp-option=option:netmask,255.255.255.255 \
 		--dhcp-option=option:router,"$L0_SUBNET_GW" \
 		--dhcp-option=option:classless-static-route,"$L0_SUBNET_GW/32,0.0.0.0,0.0.0.0/0,$L0_SUBNET_GW" \

@@ -83,6 +83,9 @@ main(void)
 	const struct suite	*suites[] = {
 		&cpu_suite, &log_suite, &modules_suite, &mount_suite,
 		&proc_suite, &shutdown_suite, &util_suite,
+		&netconf_suite, &dnsmasq_suite, &firewall_suite,
+		&kvm_suite, &netlink_suite, &dhcp_suite,
+		&metadata_suite, &status_suite,
 	};
 	struct CMUnitTest	*all;
 	size_t			 i, n = 0;

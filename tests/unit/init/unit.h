@@ -19,6 +19,9 @@ struct suite {
 
 extern const struct suite cpu_suite, log_suite, modules_suite, mount_suite,
     proc_suite, shutdown_suite, util_suite;
+extern const struct suite netconf_suite, dnsmasq_suite, firewall_suite;
+extern const struct suite kvm_suite, netlink_suite, dhcp_suite;
+extern const struct suite metadata_suite, status_suite;
 
 /* main.c: fixtures */
 char	*tmpdir(void);				/* a fresh directory; free() it */
@@ -27,5 +30,8 @@ void	 put_file(const char *dir, const char *name, const char *text);
 int	 log_capture(void);			/* the log goes to a memfd */
 char	*log_captured(int fd);			/* what it got; free() it */
 char	*dupstr(const char *);			/* a heap copy, so ASan sees overruns */
+
+/* golden.c */
+void	 golden(const char *name, const char *text);	/* == tests/unit/golden/NAME */
 
 #endif

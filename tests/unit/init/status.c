@@ -1,0 +1,321 @@
+/*
+ * status.json (golden), the default gateway from /proc/net/route, the token
+ * bucket, and the guest attribute: written only when enabled, coalesced,
+ * rate limited. The metadata client runs on a fake transport.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "unit.h"
+
+static struct md_req	*sent[64];
+static size_t		 nsent;
+
+static int
+fake_start(struct md_req *req)
+{
+	assert_true(nsent < NTESTS(sent));
+	sent[nsent++] = req;
+	return 0;
+}
+
+static const struct md_ops fake = { fake_start, NULL, NULL };
+
+static const char *
+kvm_ok(void)
+{
+	return "ok";
+}
+
+static const char *
+kvm_missing(void)
+{
+	return "no VMX or SVM: enable nested virtualization";
+}
+
+static void
+answer(struct md_req *req, long status, const char *etag, const char *body)
+{
+	struct md_reply	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	r.flavor = 1;
+	snprintf(r.etag, sizeof(r.etag), "%s", etag ? etag : "");
+	r.body = body ? body : "";
+	r.len = strlen(r.body);
+	metadata_reply(req, &r);
+}
+
+static struct md_req *
+last(const char *prefix)
+{
+	size_t	 i;
+
+	for (i = nsent; i-- > 0;)
+		if (strncmp(sent[i]->path, prefix, strlen(prefix)) == 0)
+			return sent[i];
+	return NULL;
+}
+
+static size_t
+puts_sent(void)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < nsent; i++)
+		if (strcmp(sent[i]->path, STATUS_GA_PATH) == 0)
+			n++;
+	return n;
+}
+
+static int	 guests = 1;
+
+static void
+render_guests(struct cJSON *obj, int brief)
+{
+	cJSON_AddNumberToObject(obj, "running", guests);
+	if (!brief)
+		cJSON_AddNumberToObject(obj, "restarts", 7);
+}
+
+static struct status_section guests_section = { "guests", render_guests, NULL };
+
+/* metadata and status from scratch; the file goes to path, or nowhere */
+static void
+fresh(const char *path, const char *(*kvm)(void))
+{
+	static char		 nowhere[4096];
+	struct status_conf	 c = { path, kvm, "nb-none0" };
+
+	if (path == NULL) {
+		/* a file in a directory that is not there, never STATUS_PATH */
+		snprintf(nowhere, sizeof(nowhere), "/proc/self/nestbox-unit/status.json");
+		c.path = nowhere;
+	}
+
+	nsent = 0;
+	guests = 1;
+	metadata_init(&fake);
+	assert_int_equal(status_init(&c), 0);
+}
+
+static void
+bucket_limits(void **state)
+{
+	struct bucket	 b = { STATUS_GA_EVERY, STATUS_GA_BURST, 0 };
+	uint64_t	 t, takes[200];
+	size_t		 n = 0, i, j;
+
+	(void)state;
+	/* a burst of 3, then one every 6 s */
+	t = 1000;
+	assert_int_equal(bucket_take(&b, t), 0);
+	assert_int_equal(bucket_take(&b, t), 0);
+	assert_int_equal(bucket_take(&b, t), 0);
+	assert_int_equal(bucket_take(&b, t), 6000);
+	assert_int_equal(bucket_take(&b, t + 5999), 1);
+	assert_int_equal(bucket_take(&b, t + 6000), 0);
+	assert_int_equal(bucket_take(&b, t + 6000), 6000);
+	/* idle for long: the burst is back, no more */
+	t += 600000;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(bucket_take(&b, t), 0);
+	assert_true(bucket_take(&b, t) > 0);
+
+	/* someone asking every 100 ms for 10 minutes: 10 a minute, bursts of 3 */
+	memset(&b, 0, sizeof(b));
+	b.every = STATUS_GA_EVERY;
+	b.burst = STATUS_GA_BURST;
+	for (t = 0; t < 600000; t += 100)
+		if (bucket_take(&b, t) == 0 && n < NTESTS(takes))
+			takes[n++] = t;
+	assert_true(n >= 100 && n <= 103);
+	for (i = 0; i < n; i++) {
+		for (j = i; j < n && takes[j] < takes[i] + 60000; j++)
+			;
+		assert_true(j - i <= 10 + STATUS_GA_BURST - 1);
+		if (takes[i] >= 60000)		/* past the first burst: 10 */
+			assert_true(j - i <= 11);
+	}
+}
+
+static void
+default_gateway(void **state)
+{
+	static const char route[] =
+	    "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+	    "eth0\t0100800A\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n"
+	    "virbr0\t007AA8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+	    "eth1\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+	    "eth0\t00000000\t0100800A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
+	uint32_t	 gw;
+	unsigned char	*b = (unsigned char *)&gw;
+
+	(void)state;
+	assert_int_equal(route_gateway(route, "eth0", &gw), 0);
+	assert_int_equal(b[0], 10);
+	assert_int_equal(b[1], 128);
+	assert_int_equal(b[2], 0);
+	assert_int_equal(b[3], 1);
+	assert_int_equal(route_gateway(route, "eth1", &gw), 0);
+	assert_int_equal(b[0], 192);
+	assert_int_equal(route_gateway(route, "virbr0", &gw), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(route_gateway("", "eth0", &gw), -1);
+	assert_int_equal(route_gateway("garbage\n\n\tx", "eth0", &gw), -1);
+}
+
+static void
+status_golden(void **state)
+{
+	cJSON	*doc, *md;
+	char	*s;
+
+	(void)state;
+	fresh(NULL, kvm_missing);
+	s = status_render(0);
+	golden("status-boot.json", s);
+	free(s);
+
+	/* after boot: hostname, attributes, a section of another subsystem */
+	fresh(NULL, kvm_ok);
+	status_section_add(&guests_section);
+	status_section_add(&guests_section);	/* once only */
+	metadata_start();
+	answer(last("instance/hostname"), 200, NULL, "nestbox-1.c.p.internal");
+	answer(last("instance/attributes/"), 200, "0123456789abcdef", "{\"k\":\"v\"}");
+	answer(last("instance/scheduling/"), 503, NULL, "");
+	/* the one number that is not the same from run to run */
+	assert_non_null(doc = cJSON_Parse(s = status_render(0)));
+	free(s);
+	md = cJSON_GetObjectItem(doc, "metadata");
+	assert_true(cJSON_GetObjectItem(md, "first_reply_ms")->valuedouble > 0);
+	cJSON_ReplaceItemInObject(md, "first_reply_ms", cJSON_CreateNumber(1234));
+	s = cJSON_Print(doc);
+	cJSON_Delete(doc);
+	golden("status-running.json", s);
+	free(s);
+	s = status_render(1);
+	assert_string_equal(s, "{\"version\":\"" NESTBOX_VERSION "\","
+	    "\"kvm\":{\"available\":true,\"status\":\"ok\"},"
+	    "\"network\":{\"interface\":\"nb-none0\",\"address\":null,\"gateway\":null,\"mtu\":null},"
+	    "\"metadata\":{\"watch\":\"watching\",\"etag\":\"0123456789abcdef\",\"hostname\":\"nestbox-1\"},"
+	    "\"guests\":{\"running\":1}}");
+	free(s);
+}
+
+static void
+status_file(void **state)
+{
+	char		*dir = tmpdir(), path[4096], *text;
+	struct stat	 st;
+	cJSON		*doc;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/sub/status.json", dir);
+	fresh(path, kvm_ok);
+	assert_int_equal(status_write(), 0);
+	assert_non_null(text = read_file(path, 1 << 20, NULL));
+	assert_non_null(doc = cJSON_Parse(text));
+	assert_string_equal(cJSON_GetObjectItem(doc, "version")->valuestring, NESTBOX_VERSION);
+	assert_true(cJSON_IsObject(cJSON_GetObjectItem(doc, "metadata")));
+	cJSON_Delete(doc);
+	free(text);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	strcat(path, ".tmp");
+	assert_int_equal(access(path, F_OK), -1);
+	/* status_changed() writes once, a moment later, from the event loop */
+	snprintf(path, sizeof(path), "%s/sub/status.json", dir);
+	unlink(path);
+	status_changed();
+	status_changed();
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(event_once(1000), 1);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(event_once(300), 0);
+	rmtree(dir);
+}
+
+static void
+guest_attributes(void **state)
+{
+	char		*dir = tmpdir(), path[4096];
+	struct md_req	*put;
+	cJSON		*doc;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/status.json", dir);
+	fresh(path, kvm_ok);
+	status_section_add(&guests_section);
+	metadata_start();
+
+	/* not enabled: nothing is written */
+	answer(last("instance/attributes/"), 200, "aaaaaaaaaaaaaaaa", "{}");
+	status_write();
+	assert_int_equal(puts_sent(), 0);
+
+	/* enabled by the project, case-insensitively */
+	answer(last("project/attributes/"), 200, "pppppppppppppppp",
+	    "{\"enable-guest-attributes\":\"true\"}");
+	status_write();
+	assert_int_equal(puts_sent(), 1);
+	put = last(STATUS_GA_PATH);
+	assert_non_null(put->put);
+	assert_true(put->once);
+	assert_non_null(doc = cJSON_Parse(put->put));
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "metadata"), "requests"));
+	cJSON_Delete(doc);
+	/* the same state again: not written again */
+	status_write();
+	assert_int_equal(puts_sent(), 1);
+
+	/* while it is in flight, changes coalesce: only the latest goes next */
+	guests = 2;
+	status_write();
+	guests = 3;
+	status_write();
+	assert_int_equal(puts_sent(), 1);
+	answer(put, 200, NULL, "");
+	assert_int_equal(puts_sent(), 2);
+	assert_non_null(strstr(put->put, "\"running\":3"));
+
+	/* a 503 is not retried at once: the bucket decides */
+	answer(put, 503, NULL, "");
+	assert_int_equal(puts_sent(), 3);	/* the third token of the burst */
+	assert_non_null(strstr(put->put, "\"running\":3"));
+	answer(put, 200, NULL, "");
+	guests = 4;
+	status_write();
+	assert_int_equal(puts_sent(), 3);	/* no token: waits for the timer */
+	guests = 5;
+	status_write();
+	assert_int_equal(puts_sent(), 3);
+
+	/* an instance FALSE overrides the project's TRUE */
+	answer(last("instance/attributes/"), 200, "bbbbbbbbbbbbbbbb",
+	    "{\"enable-guest-attributes\":\"FALSE\"}");
+	guests = 6;
+	status_write();
+	assert_int_equal(puts_sent(), 3);
+	rmtree(dir);
+	/* off again, timers disarmed, for the suites that follow */
+	assert_int_equal(status_init(NULL), 0);
+	metadata_init(&fake);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(bucket_limits),
+	cmocka_unit_test(default_gateway),
+	cmocka_unit_test(status_golden),
+	cmocka_unit_test(status_file),
+	cmocka_unit_test(guest_attributes),
+};
+const struct suite status_suite = { tests, NTESTS(tests) };
