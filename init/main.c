@@ -120,6 +120,8 @@ not_init(int argc, char *argv[])
 
 	if (strcmp(self, "dhcp-hook") == 0)	/* udhcpc's script, dhcp.c */
 		return dhcp_hook_main(argc, argv);
+	if (strcmp(self, "nestbox") == 0 && argc >= 2 && strcmp(argv[1], "check") == 0)
+		return guests_check_main(argc - 1, argv + 1);	/* guest.c */
 	if (strcmp(self, "reboot") == 0) {
 		if (kill(1, SIGRTMIN + 5) == -1) {
 			perror("reboot: signalling PID 1");

@@ -519,4 +519,120 @@ int	 net_alias_routes(const char *const cidrs[], size_t n);	/* replaces the set 
 int	 bridge_setup(const char *name, const char *cidr, int mtu);	/* logs */
 int	 ip_forward_enable(void);
 
+/*
+ * guest.c: the nestbox-guests declaration (docs/guests.md), parsed and
+ * checked without side effects. An invalid guest is reported ("guest NAME:
+ * FIELD: reason") and left out; the valid ones are kept. A document-level
+ * error ("nestbox-guests: ...") rejects the whole document.
+ */
+#define GUESTS_VERSION		1
+#define GUESTS_DOC_MAX		(256 * 1024)
+#define GUESTS_MAX		64
+#define GUEST_NAME_MAX		64	/* [a-z][a-z0-9-]{0,62} and the NUL */
+#define GUEST_VCPUS_MAX		64
+#define GUEST_MEM_MIN		(64ULL << 20)
+#define GUEST_MEM_MAX		(1ULL << 40)
+#define GUEST_DISKS_MAX		8
+#define GUEST_DISK_SIZE_MAX	(64ULL << 40)
+#define GUEST_FORWARDS_MAX	32
+#define GUEST_QEMU_ARGS_MAX	32
+#define GUEST_QEMU_ARG_LEN	256
+#define GUEST_SOURCE_MAX	2048
+#define GUEST_CMDLINE_MAX	4096
+#define GUEST_USERDATA_MAX	(64 * 1024)
+#define GUEST_METADATA_MAX	(16 * 1024)
+#define GUEST_ERR_MAX		320
+enum source_kind { SRC_NONE, SRC_HTTPS, SRC_HTTP, SRC_GS, SRC_PD, SRC_STATE };
+enum disk_format { FMT_RAW, FMT_QCOW2 };
+enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+enum accel_mode { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
+struct guest_source {
+	enum source_kind kind;		/* SRC_NONE: not given */
+	char		*uri;		/* as declared, heap */
+	const char	*ref;		/* into uri, past "gs://", "pd:", "state:" */
+	char		 sha256[65];	/* lower case; "" if not given */
+};
+struct guest_disk {
+	struct guest_source src;
+	enum disk_format format;
+	int		 overlay;	/* a qcow2 overlay on the state partition */
+	uint64_t	 size;		/* bytes; 0: as it is */
+};
+struct guest_forward {
+	enum fwd_proto	 proto;		/* FWD_TCP or FWD_UDP */
+	uint32_t	 alias_ip;	/* host order; 0: the L1's primary address */
+	uint16_t	 port, guest_port;
+};
+struct guest {
+	char		 name[GUEST_NAME_MAX];
+	unsigned	 index;		/* 1-based, in the document */
+	unsigned	 vcpus;
+	uint64_t	 memory;	/* bytes, a whole number of MiB */
+	struct guest_disk disks[GUEST_DISKS_MAX];
+	size_t		 ndisks;
+	struct guest_source kernel, initrd;
+	char		*cmdline;	/* NULL: none */
+	uint8_t		 mac[6];
+	int		 mac_derived;	/* from the name, not declared */
+	uint32_t	 ip;		/* host order; 0: by DHCP */
+	uint32_t	 alias_ip;	/* host order; 0: none */
+	struct guest_forward forwards[GUEST_FORWARDS_MAX];
+	size_t		 nforwards;
+	enum restart_policy restart;
+	enum accel_mode	 accel;
+	int		 cloud_init;
+	char		*user_data, *meta_data;	/* NULL: not given */
+	char		*qemu_args[GUEST_QEMU_ARGS_MAX];
+	size_t		 nqemu_args;
+	char		*decl;		/* the guest's JSON, compact: equal means unchanged */
+};
+struct guest_set {
+	struct guest	*v;
+	size_t		 n;
+};
+struct guest_errors {
+	char		**v;		/* messages, heap */
+	size_t		 n;
+	size_t		 invalid;	/* guests left out */
+	int		 document;	/* the whole document was rejected */
+};
+int	 guests_parse(const char *json, size_t len, struct guest_set *,
+	    struct guest_errors *);	/* -1: EINVAL (document) or ENOMEM */
+int	 guests_check_net(struct guest_set *, const struct netconf *,
+	    struct guest_errors *);	/* drops guests whose ip does not fit; count */
+void	 guests_free(struct guest_set *);
+void	 guest_errors_free(struct guest_errors *);
+int	 guest_size_parse(const char *s, uint64_t *bytes);	/* "512M", "2GiB" */
+int	 guest_qemu_arg_ok(const char *opt, const char *val, char *why, size_t size);
+const char *guest_mac_str(const uint8_t mac[6], char buf[18]);
+const char *restart_str(enum restart_policy);
+const char *accel_str(enum accel_mode);
+int	 guests_check_main(int argc, char *argv[]);	/* nestbox check FILE */
+
+/*
+ * qemu.c: a guest's QEMU command line, built without side effects into the
+ * caller's buffers. The paths come from struct qemu_env: the supervisor
+ * resolves sources (downloads, overlays, persistent disks) before it.
+ */
+#define QEMU_BIN		"/usr/bin/qemu-system-x86_64"
+#define QEMU_FIRMWARE		"/usr/share/qemu"
+#define QEMU_ARGV_MAX		160
+#define QEMU_BUF_MAX		(16 * 1024)
+struct qemu_env {
+	const char	*bin;		/* NULL: QEMU_BIN */
+	const char	*run_dir;	/* the guest's sockets: qmp.sock, console.sock */
+	const char	*console_log;	/* the serial console's log file */
+	const char	*firmware;	/* NULL: QEMU_FIRMWARE */
+	const char	*tap;		/* the tap on virbr0 */
+	int		 kvm;		/* /dev/kvm is usable */
+	int		 vhost;		/* /dev/vhost-net exists */
+	int		 direct_io;	/* the state partition takes O_DIRECT */
+	const char	*disk[GUEST_DISKS_MAX];	/* per disk: the file QEMU opens */
+	const char	*kernel, *initrd;	/* direct boot, when the guest has it */
+	const char	*seed;		/* the NoCloud seed image; NULL: none */
+};
+int	 qemu_argv(const struct guest *, const struct qemu_env *, char *buf,
+	    size_t size, char **argv, size_t maxargv);	/* argc; ENOSPC, EINVAL */
+int	 qemu_uses_kvm(const struct guest *, const struct qemu_env *);
+
 #endif /* NESTBOX_H */

@@ -9,6 +9,11 @@
  * last one written, and keeps to GCE's limit (about 10 writes a minute,
  * bursts of 3) with a token bucket; while it waits for a token, newer
  * states replace older ones, so the write that goes is the latest.
+ *
+ * Memory (VmRSS of PID 1 and of dnsmasq) is sampled at fixed points, 10 s
+ * after status_init() and then every 10 minutes, not at each render: a
+ * value that moves by the KiB would otherwise make most summaries differ
+ * and spend the guest attribute's writes.
  */
 #include <errno.h>
 #include <ifaddrs.h>
@@ -18,6 +23,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -27,14 +33,26 @@
 
 #define WRITE_DELAY	100	/* ms: many changes at once, one write */
 #define GA_MAX		4096	/* the summary; GCE takes more, nobody reads more */
+#define MEM_FIRST	10000	/* ms after status_init: boot's work is done */
+#define MEM_EVERY	600000	/* ms between later samples */
+
+/* used by the unit tests too; belongs in nestbox.h's status.c group */
+int	 proc_status_kib(const char *text, const char *field, unsigned long *kib);
+
+struct mem_sample {
+	int		 taken;
+	unsigned long	 pid1;		/* VmRSS, KiB */
+	unsigned long	 dnsmasq;	/* 0: not running */
+};
 
 static struct status_conf	 conf;
 static struct status_section	*sections;
-static struct timer		 write_timer, ga_timer;
+static struct timer		 write_timer, ga_timer, mem_timer;
 static int			 enabled, timers_ok, write_pending;
 static struct md_req		 ga_req;
 static struct bucket		 ga_bucket = { STATUS_GA_EVERY, STATUS_GA_BURST, 0 };
 static char			*ga_pending, *ga_inflight, *ga_written;
+static struct mem_sample	 mem;
 
 /*
  * GCRA, the token bucket without a refill timer: a take at now is allowed
@@ -127,6 +145,83 @@ render_network(cJSON *obj)
 		cJSON_AddNullToObject(obj, "mtu");
 }
 
+/*
+ * A "Field:  1234 kB" line of /proc/PID/status (VmRSS, VmHWM, ...) in KiB.
+ * -1 with ENOENT if the field is not there (a kernel thread, a zombie),
+ * EINVAL if its value is not a number of kB, ERANGE if it is too large.
+ */
+int
+proc_status_kib(const char *text, const char *field, unsigned long *kib)
+{
+	size_t		 n = strlen(field);
+	const char	*line, *p;
+	char		*end;
+	unsigned long	 v;
+
+	for (line = text; line != NULL && *line != '\0'; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, field, n) != 0 || line[n] != ':')
+			continue;
+		for (p = line + n + 1; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p < '0' || *p > '9')
+			break;
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (errno == ERANGE)
+			return -1;
+		if (strncmp(end, " kB", 3) != 0 || (end[3] != '\n' && end[3] != '\0'))
+			break;
+		*kib = v;
+		return 0;
+	}
+	errno = line != NULL && *line != '\0' ? EINVAL : ENOENT;
+	return -1;
+}
+
+/* VmRSS of pid (0: this process) in KiB; 0 if it can not be read. */
+static unsigned long
+rss_kib(pid_t pid)
+{
+	char		 path[64], *text;
+	unsigned long	 kib = 0;
+
+	if (pid == 0)
+		snprintf(path, sizeof(path), "/proc/self/status");
+	else
+		snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((text = read_file(path, 1 << 16, NULL)) == NULL)
+		return 0;
+	if (proc_status_kib(text, "VmRSS", &kib) == -1)
+		kib = 0;
+	free(text);
+	return kib;
+}
+
+static void
+mem_fire(struct timer *t)
+{
+	pid_t	 pid = dnsmasq_pid();
+
+	(void)t;
+	mem.pid1 = rss_kib(0);
+	mem.dnsmasq = pid > 0 ? rss_kib(pid) : 0;
+	mem.taken = 1;
+	timer_set(&mem_timer, MEM_EVERY);
+	status_changed();
+}
+
+static void
+render_memory(cJSON *obj)
+{
+	cJSON_AddNumberToObject(obj, "pid1_rss_kib", mem.pid1);
+	if (mem.dnsmasq > 0)
+		cJSON_AddNumberToObject(obj, "dnsmasq_rss_kib", mem.dnsmasq);
+	else
+		cJSON_AddNullToObject(obj, "dnsmasq_rss_kib");
+}
+
 static void
 render_metadata(cJSON *obj, int brief)
 {
@@ -173,6 +268,8 @@ status_render(int brief)
 		render_network(o);
 	if ((o = cJSON_AddObjectToObject(doc, "metadata")) != NULL)
 		render_metadata(o, brief);
+	if (mem.taken && (o = cJSON_AddObjectToObject(doc, "memory")) != NULL)
+		render_memory(o);
 	for (s = sections; s != NULL; s = s->next)
 		if ((o = cJSON_AddObjectToObject(doc, s->name)) != NULL)
 			s->render(o, brief);
@@ -364,9 +461,11 @@ status_init(const struct status_conf *c)
 	ga_req.once = 1;
 	ga_req.done = ga_done;
 	write_pending = 0;
+	memset(&mem, 0, sizeof(mem));
 	if (!timers_ok) {
 		if (timer_init(&write_timer, write_fire, NULL) == -1 ||
-		    timer_init(&ga_timer, ga_fire, NULL) == -1) {
+		    timer_init(&ga_timer, ga_fire, NULL) == -1 ||
+		    timer_init(&mem_timer, mem_fire, NULL) == -1) {
 			log_warn("status: timer");
 			return -1;
 		}
@@ -374,5 +473,6 @@ status_init(const struct status_conf *c)
 	}
 	timer_set(&write_timer, 0);
 	timer_set(&ga_timer, 0);
+	timer_set(&mem_timer, enabled ? MEM_FIRST : 0);
 	return 0;
 }

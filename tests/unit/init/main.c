@@ -86,6 +86,7 @@ main(void)
 		&netconf_suite, &dnsmasq_suite, &firewall_suite,
 		&kvm_suite, &netlink_suite, &dhcp_suite,
 		&metadata_suite, &status_suite,
+		&guest_suite, &qemu_suite,
 	};
 	struct CMUnitTest	*all;
 	size_t			 i, n = 0;

@@ -311,9 +311,65 @@ guest_attributes(void **state)
 	metadata_init(&fake);
 }
 
+/* status.c's, not (yet) in nestbox.h */
+int	 proc_status_kib(const char *text, const char *field, unsigned long *kib);
+
+static void
+proc_status(void **state)
+{
+	static const char status[] =
+	    "Name:\tinit\n"
+	    "Umask:\t0022\n"
+	    "State:\tS (sleeping)\n"
+	    "VmPeak:\t    2336 kB\n"
+	    "VmRSSx:\t      1 kB\n"
+	    "VmHWM:\t    1404 kB\n"
+	    "VmRSS:\t    1380 kB\n"
+	    "RssAnon:\t     104 kB\n"
+	    "Threads:\t1\n";
+	unsigned long	 kib = 7;
+	char		*text;
+
+	(void)state;
+	assert_int_equal(proc_status_kib(status, "VmRSS", &kib), 0);
+	assert_int_equal(kib, 1380);
+	assert_int_equal(proc_status_kib(status, "VmHWM", &kib), 0);
+	assert_int_equal(kib, 1404);
+	assert_int_equal(proc_status_kib(status, "Name", &kib), -1);	/* not kB */
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(proc_status_kib(status, "Threads", &kib), -1);
+	assert_int_equal(errno, EINVAL);
+	/* a prefix of a field is not the field; the first line counts too */
+	assert_int_equal(proc_status_kib(status, "VmRS", &kib), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(proc_status_kib("VmRSS:\t5 kB", "VmRSS", &kib), 0);
+	assert_int_equal(kib, 5);
+	/* a kernel thread has no VmRSS; an empty or odd file */
+	assert_int_equal(proc_status_kib("Name:\tkthreadd\nThreads:\t1\n", "VmRSS", &kib), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(proc_status_kib("", "VmRSS", &kib), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(proc_status_kib("VmRSS:\n", "VmRSS", &kib), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(proc_status_kib("VmRSS:\t-5 kB\n", "VmRSS", &kib), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(proc_status_kib("VmRSS:\t12 MB\n", "VmRSS", &kib), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(proc_status_kib("VmRSS:\t12 kBx\n", "VmRSS", &kib), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(proc_status_kib("VmRSS:\t99999999999999999999999 kB\n", "VmRSS", &kib), -1);
+	assert_int_equal(errno, ERANGE);
+	/* and this process's own */
+	assert_non_null(text = read_file("/proc/self/status", 1 << 16, NULL));
+	assert_int_equal(proc_status_kib(text, "VmRSS", &kib), 0);
+	assert_true(kib > 0);
+	free(text);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(bucket_limits),
 	cmocka_unit_test(default_gateway),
+	cmocka_unit_test(proc_status),
 	cmocka_unit_test(status_golden),
 	cmocka_unit_test(status_file),
 	cmocka_unit_test(guest_attributes),

@@ -22,6 +22,7 @@ extern const struct suite cpu_suite, log_suite, modules_suite, mount_suite,
 extern const struct suite netconf_suite, dnsmasq_suite, firewall_suite;
 extern const struct suite kvm_suite, netlink_suite, dhcp_suite;
 extern const struct suite metadata_suite, status_suite;
+extern const struct suite guest_suite, qemu_suite;
 
 /* main.c: fixtures */
 char	*tmpdir(void);				/* a fresh directory; free() it */

@@ -1,0 +1,103 @@
+# `nestbox check FILE`: the init binary called as nestbox (argv[0]) checks a
+# nestbox-guests declaration (docs/guests.md) on the build host, as it does in
+# the image through /usr/bin/nestbox -> /init.
+load helpers
+
+INIT=$OUT/init/init
+GOLDEN=$TOP/tests/unit/golden/guests
+
+setup() {
+	[ -x "$INIT" ] || skip "no $INIT: run make init"
+}
+
+nestbox() {
+	bash -c 'exec -a nestbox "$0" "$@"' "$INIT" "$@"
+}
+
+@test "a valid declaration: exit 0 and the count" {
+	run nestbox check "$GOLDEN/valid.json"
+	assert_success
+	assert_output "$GOLDEN/valid.json: 3 guests valid, 0 invalid"
+}
+
+@test "the complete example in docs/guests.md passes" {
+	awk '/^```json$/ { on = 1; next } on && /^```$/ { exit } on' "$TOP/docs/guests.md" \
+		>"$BATS_TEST_TMPDIR/example.json"
+	[ -s "$BATS_TEST_TMPDIR/example.json" ]
+	run nestbox check "$BATS_TEST_TMPDIR/example.json"
+	assert_success
+	assert_output --regexp ': [0-9]+ guests valid, 0 invalid$'
+	# and it shows what the docs promise: several guests, gs://, pd:, cloud-init, a forward
+	grep -q '"gs://' "$BATS_TEST_TMPDIR/example.json"
+	grep -q '"pd:' "$BATS_TEST_TMPDIR/example.json"
+	grep -q '"cloud-init"' "$BATS_TEST_TMPDIR/example.json"
+	grep -q '"forwards"' "$BATS_TEST_TMPDIR/example.json"
+}
+
+@test "invalid guests: each error on its line, the others counted, exit 1" {
+	run nestbox check "$GOLDEN/mixed.json"
+	assert_failure 1
+	f=$GOLDEN/mixed.json
+	assert_line --index 0 "$f: guest #2: name: \"Typo\" is not a valid name ([a-z][a-z0-9-]{0,62})"
+	assert_line --index 1 "$f: guest typo: memroy: unknown field"
+	assert_line --index 2 "$f: guest big: memory: \"2T\" is more than 1 TiB"
+	assert_line --index 3 "$f: guest clash: forwards[0]: tcp port 2222 of the L1 is already forwarded to guest ok"
+	assert_line --index 4 "$f: guest plain: disks[0].source: http:// needs a sha256 (or use https://)"
+	assert_line --index 5 "$f: guest escape: qemu-args[0]: \"-chardev\" is not allowed (-device, -smbios, -rtc)"
+	assert_line --index 6 "$f: 2 guests valid, 6 invalid"
+	[ "${#lines[@]}" -eq 7 ]
+}
+
+@test "a broken document is rejected whole" {
+	run nestbox check "$GOLDEN/broken.json"
+	assert_failure 1
+	assert_line --index 0 "$GOLDEN/broken.json: nestbox-guests: not valid JSON (at byte 56)"
+	assert_line --index 1 "$GOLDEN/broken.json: rejected, no guest would run"
+	echo '{"version": 2, "guests": []}' >"$BATS_TEST_TMPDIR/v2.json"
+	run nestbox check "$BATS_TEST_TMPDIR/v2.json"
+	assert_failure 1
+	assert_line --index 0 "$BATS_TEST_TMPDIR/v2.json: nestbox-guests: version: this version is not supported (this is version 1)"
+}
+
+@test "a document over 256 KiB is refused" {
+	head -c 262145 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big.json"
+	run nestbox check "$BATS_TEST_TMPDIR/big.json"
+	assert_failure 1
+	assert_line --index 0 "$BATS_TEST_TMPDIR/big.json: nestbox-guests: larger than 262144 bytes"
+	head -c 1048576 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/huge.json"
+	run nestbox check "$BATS_TEST_TMPDIR/huge.json"
+	assert_failure 1
+	assert_output "$BATS_TEST_TMPDIR/huge.json: nestbox-guests: larger than 262144 bytes
+$BATS_TEST_TMPDIR/huge.json: rejected, no guest would run"
+	head -c 262144 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/edge.json"
+	run nestbox check "$BATS_TEST_TMPDIR/edge.json"
+	assert_success
+	assert_output "$BATS_TEST_TMPDIR/edge.json: 0 guests valid, 0 invalid"
+}
+
+@test "standard input, a single guest, an empty document" {
+	run bash -c 'echo "{\"version\": 1, \"guests\": [{\"name\": \"a\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:a\"}]}]}" |
+		exec -a nestbox "$0" check -' "$INIT"
+	assert_success
+	assert_output "-: 1 guest valid, 0 invalid"
+	: >"$BATS_TEST_TMPDIR/empty.json"
+	run nestbox check "$BATS_TEST_TMPDIR/empty.json"
+	assert_success
+	assert_output "$BATS_TEST_TMPDIR/empty.json: 0 guests valid, 0 invalid"
+}
+
+@test "usage errors: exit 2" {
+	run nestbox check
+	[ "$status" -eq 2 ]
+	assert_output --partial "usage: nestbox check FILE"
+	run nestbox check "$BATS_TEST_TMPDIR/missing.json"
+	[ "$status" -eq 2 ]
+	assert_output "nestbox check: $BATS_TEST_TMPDIR/missing.json: No such file or directory"
+	# not called as nestbox: the init's own usage, no check
+	run "$INIT" check "$GOLDEN/valid.json"
+	[ "$status" -eq 2 ]
+}
+
+@test "the image has /usr/bin/nestbox as a link to the init" {
+	[ "$(readlink "$TOP/overlay/usr/bin/nestbox")" = ../../init ]
+}
