@@ -48,24 +48,6 @@ static const char *const smbios_types[] = {
 };
 static const char *const rtc_keys[] = { "base", "clock", "driftfix" };
 
-/* A user's string, fit for a message: printable ASCII, at most 40 bytes. */
-static const char *
-quote(const char *s, char *buf, size_t size)
-{
-	size_t	 i, o = 0;
-
-	for (i = 0; s[i] != '\0' && o + 4 < size; i++) {
-		if (i == 40) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 static int
 bad(char *err, const char *fmt, ...) NB_PRINTF(2, 3);
 
@@ -195,16 +177,16 @@ parse_size(const cJSON *v, const char *field, uint64_t min, uint64_t max,
 		return bad(err, "%s: not a string with a unit (\"2G\")", field);
 	if (guest_size_parse(v->valuestring, &b) == -1)
 		return bad(err, "%s: \"%s\" is not a size (use M, G, MiB, GiB)", field,
-		    quote(v->valuestring, q, sizeof(q)));
+		    str_quote(v->valuestring, q, sizeof(q)));
 	if (b % (1 << 20) != 0)
 		return bad(err, "%s: \"%s\" is not a whole number of MiB", field,
-		    quote(v->valuestring, q, sizeof(q)));
+		    str_quote(v->valuestring, q, sizeof(q)));
 	if (b < min)
 		return bad(err, "%s: \"%s\" is less than %llu MiB", field,
-		    quote(v->valuestring, q, sizeof(q)), (unsigned long long)(min >> 20));
+		    str_quote(v->valuestring, q, sizeof(q)), (unsigned long long)(min >> 20));
 	if (b > max)
 		return bad(err, "%s: \"%s\" is more than %llu TiB", field,
-		    quote(v->valuestring, q, sizeof(q)), (unsigned long long)(max >> 40));
+		    str_quote(v->valuestring, q, sizeof(q)), (unsigned long long)(max >> 40));
 	*out = b;
 	return 0;
 }
@@ -242,7 +224,7 @@ parse_enum(const cJSON *v, const char *field, const char *what,
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
 		    i ? ", " : "", names[i]);
 	return bad(err, "%s: \"%s\" is not %s (%s)", field,
-	    quote(v->valuestring, q, sizeof(q)), what, list);
+	    str_quote(v->valuestring, q, sizeof(q)), what, list);
 }
 
 static int
@@ -255,10 +237,10 @@ parse_ip(const cJSON *v, const char *field, uint32_t *out, char *err)
 		return bad(err, "%s: not a string", field);
 	if (ip4_parse(v->valuestring, strlen(v->valuestring), &a) == -1)
 		return bad(err, "%s: \"%s\" is not an IPv4 address (a.b.c.d)", field,
-		    quote(v->valuestring, q, sizeof(q)));
+		    str_quote(v->valuestring, q, sizeof(q)));
 	if (a == 0 || a == 0xffffffff || (a >> 24) == 127 || (a >> 28) == 0xe)
 		return bad(err, "%s: %s is not a unicast address", field,
-		    quote(v->valuestring, q, sizeof(q)));
+		    str_quote(v->valuestring, q, sizeof(q)));
 	*out = a;
 	return 0;
 }
@@ -280,7 +262,7 @@ check_members(const cJSON *obj, const char *field, const char *const *names,
 				break;
 		if (i == n)
 			return bad(err, "%s%s%s: unknown field", field, *field ? "." : "",
-			    quote(v->string, q, sizeof(q)));
+			    str_quote(v->string, q, sizeof(q)));
 		if (seen[i] != NULL)
 			return bad(err, "%s%s%s: given twice", field, *field ? "." : "",
 			    names[i]);
@@ -406,45 +388,45 @@ parse_source(const cJSON *v, const char *field, struct guest_source *src, char *
 		skip = 8;
 		if (!url_ok(s + 8))
 			return bad(err, "%s: \"%s\" is not a valid https:// URL", field,
-			    quote(s, q, sizeof(q)));
+			    str_quote(s, q, sizeof(q)));
 	} else if (strncmp(s, "http://", 7) == 0) {
 		src->kind = SRC_HTTP;
 		skip = 7;
 		if (!url_ok(s + 7))
 			return bad(err, "%s: \"%s\" is not a valid http:// URL", field,
-			    quote(s, q, sizeof(q)));
+			    str_quote(s, q, sizeof(q)));
 	} else if (strncmp(s, "gs://", 5) == 0) {
 		src->kind = SRC_GS;
 		skip = 5;
 		if ((obj = strchr(s + 5, '/')) == NULL || obj[1] == '\0')
 			return bad(err, "%s: \"%s\" has no object (gs://BUCKET/OBJECT)",
-			    field, quote(s, q, sizeof(q)));
+			    field, str_quote(s, q, sizeof(q)));
 		if (!bucket_ok(s + 5, obj - (s + 5)))
 			return bad(err, "%s: \"%s\": not a valid bucket name (3-63 of "
-			    "a-z 0-9 - _ .)", field, quote(s, q, sizeof(q)));
+			    "a-z 0-9 - _ .)", field, str_quote(s, q, sizeof(q)));
 		obj++;
 		if (strlen(obj) > 1024 || strcmp(obj, ".") == 0 || strcmp(obj, "..") == 0 ||
 		    strpbrk(obj, "\r\n") != NULL)
 			return bad(err, "%s: \"%s\": not a valid object name", field,
-			    quote(s, q, sizeof(q)));
+			    str_quote(s, q, sizeof(q)));
 		for (; *obj != '\0'; obj++)
 			if ((unsigned char)*obj < 0x20 || *obj == 0x7f)
 				return bad(err, "%s: \"%s\": not a valid object name",
-				    field, quote(s, q, sizeof(q)));
+				    field, str_quote(s, q, sizeof(q)));
 	} else if (strncmp(s, "pd:", 3) == 0) {
 		src->kind = SRC_PD;
 		skip = 3;
 		if (!device_name_ok(s + 3))
 			return bad(err, "%s: \"%s\" is not a valid device name "
-			    "(pd:[a-z]([-a-z0-9]{0,61}[a-z0-9])?)", field, quote(s, q, sizeof(q)));
+			    "(pd:[a-z]([-a-z0-9]{0,61}[a-z0-9])?)", field, str_quote(s, q, sizeof(q)));
 	} else if (strncmp(s, "state:", 6) == 0) {
 		src->kind = SRC_STATE;
 		skip = 6;
 		if (!state_path_ok(s + 6, why, sizeof(why)))
-			return bad(err, "%s: \"%s\" %s", field, quote(s, q, sizeof(q)), why);
+			return bad(err, "%s: \"%s\" %s", field, str_quote(s, q, sizeof(q)), why);
 	} else
 		return bad(err, "%s: \"%s\" is not a source (https://, http:// with "
-		    "sha256, gs://, pd:, state:)", field, quote(s, q, sizeof(q)));
+		    "sha256, gs://, pd:, state:)", field, str_quote(s, q, sizeof(q)));
 	if ((src->uri = strdup(s)) == NULL)
 		return bad(err, "%s: out of memory", field);
 	src->ref = src->uri + skip;
@@ -463,7 +445,7 @@ parse_sha256(const cJSON *v, const char *field, char out[65], char *err)
 		;
 	if (i != 64 || v->valuestring[64] != '\0')
 		return bad(err, "%s: \"%s\" is not a sha256 (64 hex digits)", field,
-		    quote(v->valuestring, q, sizeof(q)));
+		    str_quote(v->valuestring, q, sizeof(q)));
 	for (i = 0; i < 64; i++)
 		out[i] = v->valuestring[i] | 0x20;
 	out[64] = '\0';
@@ -587,11 +569,11 @@ parse_mac(const cJSON *v, uint8_t mac[6], char *err)
 		if (!is_hex(s[i * 3]) || !is_hex(s[i * 3 + 1]) ||
 		    s[i * 3 + 2] != (i == 5 ? '\0' : ':'))
 			return bad(err, "mac: \"%s\" is not a MAC address (52:54:00:12:34:56)",
-			    quote(s, q, sizeof(q)));
+			    str_quote(s, q, sizeof(q)));
 		mac[i] = (uint8_t)(hexval(s[i * 3]) << 4 | hexval(s[i * 3 + 1]));
 	}
 	if (mac[0] & 1)
-		return bad(err, "mac: %s is a multicast address", quote(s, q, sizeof(q)));
+		return bad(err, "mac: %s is a multicast address", str_quote(s, q, sizeof(q)));
 	if ((mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0)
 		return bad(err, "mac: %s is not a usable address", s);
 	return 0;
@@ -742,12 +724,12 @@ props_ok(const char *opt, const char *s, const char *const *keys, size_t nkeys,
 		eq = k + klen;
 		if (*eq != '=' || klen == 0) {
 			snprintf(why, size, "%s: \"%s\" is not KEY=VALUE", opt,
-			    quote(k, q, sizeof(q)));
+			    str_quote(k, q, sizeof(q)));
 			return 0;
 		}
 		if (!in_list(k, klen, keys, nkeys)) {
 			snprintf(why, size, "%s: \"%.*s\" is not an allowed property",
-			    opt, (int)(klen > 40 ? 40 : klen), quote(k, q, sizeof(q)));
+			    opt, (int)(klen > 40 ? 40 : klen), str_quote(k, q, sizeof(q)));
 			return 0;
 		}
 		for (s = eq + 1; *s != '\0'; s++) {
@@ -796,7 +778,7 @@ guest_qemu_arg_ok(const char *opt, const char *val, char *why, size_t size)
 		if (!in_list(val, len, device_models, NELEM(device_models))) {
 			snprintf(why, size, "-device: \"%.*s\" is not an allowed model "
 			    "(virtio-rng-pci, virtio-balloon-pci, pvpanic, vmcoreinfo)",
-			    (int)(len > 40 ? 40 : len), quote(val, q, sizeof(q)));
+			    (int)(len > 40 ? 40 : len), str_quote(val, q, sizeof(q)));
 			return -1;
 		}
 		if (val[len] == ',' && val[len + 1] == '\0') {
@@ -819,7 +801,7 @@ guest_qemu_arg_ok(const char *opt, const char *val, char *why, size_t size)
 		return props_ok(opt, val, rtc_keys, NELEM(rtc_keys), WORD_CHARS, why,
 		    size) ? 0 : -1;
 	snprintf(why, size, "\"%s\" is not allowed (-device, -smbios, -rtc)",
-	    quote(opt, q, sizeof(q)));
+	    str_quote(opt, q, sizeof(q)));
 	return -1;
 }
 
@@ -849,7 +831,7 @@ parse_qemu_args(const cJSON *v, struct guest *g, char *err)
 		if (n % 2 == 1 && !in_list(a->valuestring, strlen(a->valuestring),
 		    qemu_options, NELEM(qemu_options)))
 			return bad(err, "qemu-args[%zu]: \"%s\" is not allowed (-device, "
-			    "-smbios, -rtc)", n - 1, quote(a->valuestring, why, 48));
+			    "-smbios, -rtc)", n - 1, str_quote(a->valuestring, why, 48));
 	}
 	if (n % 2 == 1)
 		return bad(err, "qemu-args[%zu]: %s needs a value", n - 1, g->qemu_args[n - 1]);
@@ -886,7 +868,7 @@ parse_name(const cJSON *v, char name[GUEST_NAME_MAX], char *err)
 			break;
 	if (i == 0 || s[i] != '\0')
 		return bad(err, "name: \"%s\" is not a valid name ([a-z][a-z0-9-]{0,62})",
-		    quote(s, q, sizeof(q)));
+		    str_quote(s, q, sizeof(q)));
 	memcpy(name, s, i + 1);
 	return 0;
 }
@@ -917,7 +899,7 @@ parse_fields(const cJSON *obj, struct guest *g, char *err)
 			if (strcmp(v->string, guest_fields[i]) == 0)
 				break;
 		if (i == F_N)
-			return bad(err, "%s: unknown field", quote(v->string, q, sizeof(q)));
+			return bad(err, "%s: unknown field", str_quote(v->string, q, sizeof(q)));
 		if (seen[i] != NULL)
 			return bad(err, "%s: given twice", guest_fields[i]);
 		seen[i] = v;
@@ -1138,7 +1120,7 @@ guests_parse(const char *json, size_t len, struct guest_set *set,
 			return doc_error(errs, root, "%s: given twice", v->string);
 		else
 			return doc_error(errs, root, "%s: unknown field (version, guests)",
-			    quote(v->string, q, sizeof(q)));
+			    str_quote(v->string, q, sizeof(q)));
 	}
 	if (version == NULL)
 		return doc_error(errs, root, "version: missing (this is version %d)",

@@ -165,24 +165,6 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* A user's string, fit for a log line: printable ASCII, at most 40 bytes. */
-static const char *
-quote(const char *s, char *buf, size_t size)
-{
-	size_t	 i, o = 0;
-
-	for (i = 0; s[i] != '\0' && o + 4 < size; i++) {
-		if (i == 40) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 static int
 parse_subnet(const cJSON *v, struct netconf *nc, char *err, size_t errlen)
 {
@@ -207,10 +189,10 @@ parse_subnet(const cJSON *v, struct netconf *nc, char *err, size_t errlen)
 		goto bad;
 	if (prefix < 16)
 		return fail(err, errlen, "subnet: %s is too large (prefix 16..29)",
-		    quote(s, q, sizeof(q)));
+		    str_quote(s, q, sizeof(q)));
 	if (prefix > 29)
 		return fail(err, errlen, "subnet: %s is too small (prefix 16..29)",
-		    quote(s, q, sizeof(q)));
+		    str_quote(s, q, sizeof(q)));
 	net = addr & ip4_mask(prefix);
 	for (i = 0; i < NELEM(private); i++)
 		if ((net & ip4_mask(private[i].prefix)) == private[i].net)
@@ -218,11 +200,11 @@ parse_subnet(const cJSON *v, struct netconf *nc, char *err, size_t errlen)
 	/* So it can never overlap 169.254.0.0/16, the metadata server's. */
 	if (i == NELEM(private))
 		return fail(err, errlen, "subnet: %s is not a private range "
-		    "(10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)", quote(s, q, sizeof(q)));
+		    "(10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)", str_quote(s, q, sizeof(q)));
 	host = addr & ~ip4_mask(prefix);
 	if (host == ~ip4_mask(prefix))
 		return fail(err, errlen, "subnet: %s is the broadcast address, "
-		    "not one for the bridge", quote(s, q, sizeof(q)));
+		    "not one for the bridge", str_quote(s, q, sizeof(q)));
 	nc->addr = host == 0 ? net + 1 : addr;
 	nc->prefix = (int)prefix;
 	/* The default range: the larger side of the subnet around the bridge. */
@@ -236,7 +218,7 @@ parse_subnet(const cJSON *v, struct netconf *nc, char *err, size_t errlen)
 	return 0;
 bad:
 	return fail(err, errlen, "subnet: \"%s\" is not an IPv4 subnet (a.b.c.d/n)",
-	    quote(s, q, sizeof(q)));
+	    str_quote(s, q, sizeof(q)));
 }
 
 static int
@@ -252,14 +234,14 @@ parse_range(const cJSON *v, struct netconf *nc, char *err, size_t errlen)
 	if ((dash = strchr(s, '-')) == NULL || ip4_parse(s, dash - s, &first) == -1 ||
 	    ip4_parse(dash + 1, strlen(dash + 1), &last) == -1)
 		return fail(err, errlen, "dhcp_range: \"%s\" is not a range "
-		    "(first-last)", quote(s, q, sizeof(q)));
+		    "(first-last)", str_quote(s, q, sizeof(q)));
 	if (!netconf_contains(nc, first) || !netconf_contains(nc, last))
 		return fail(err, errlen, "dhcp_range: %s is outside the subnet %s/%d",
 		    ip4_str(netconf_contains(nc, first) ? last : first, a),
 		    ip4_str(netconf_network(nc), n), nc->prefix);
 	if (last < first)
 		return fail(err, errlen, "dhcp_range: %s ends before it starts",
-		    quote(s, q, sizeof(q)));
+		    str_quote(s, q, sizeof(q)));
 	if (first == netconf_network(nc) || last == netconf_broadcast(nc)) {
 		bad = first == netconf_network(nc) ? first : last;
 		return fail(err, errlen, "dhcp_range: %s is the subnet's %s address",
@@ -337,7 +319,7 @@ netconf_parse(const char *json, size_t len, struct netconf *nc, char *err,
 				break;
 		if (i == NELEM(fields)) {
 			fail(err, errlen, "%s: unknown field (subnet, dhcp_range, mtu, "
-			    "lease_time)", quote(v->string, q, sizeof(q)));
+			    "lease_time)", str_quote(v->string, q, sizeof(q)));
 			goto err;
 		}
 		if (seen[i] != NULL) {

@@ -209,3 +209,22 @@ err:
 	errno = saved;
 	return -1;
 }
+
+/* A user's string, fit for a message: printable ASCII (anything else as
+ * '?'), cut at 40 bytes with "...". Returns buf. */
+const char *
+str_quote(const char *s, char *buf, size_t size)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; s[i] != '\0' && o + 4 < size; i++) {
+		if (i == 40) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	}
+	buf[o] = '\0';
+	return buf;
+}
