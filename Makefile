@@ -19,7 +19,7 @@ IMAGE_PACKAGES := linux syslinux $(ROOTFS_PACKAGES)
 stamp = $(OUT)/stamps/$(1)
 
 .DEFAULT_GOAL := all
-.PHONY: all help host source packages init rootfs image l2-guest test unit-tests fuzz gce-image run clean distclean FORCE
+.PHONY: all help host source packages init rootfs image l2-guest test unit-tests fuzz gce-image run bench clean distclean FORCE
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
 
@@ -35,6 +35,7 @@ help:
 	@echo '  make fuzz        build the fuzz targets (out/fuzz/), run by make test for FUZZ_SECONDS each'
 	@echo '  make rootfs      stage the root filesystem in out/rootfs'
 	@echo '  make gce-image GCE_BUCKET=gs://B [GCE_PROJECT=P]  import the image into GCE (scripts/gce-import)'
+	@echo '  make bench       sizes, build and boot times, memory: out/bench.md, out/bench.json (BENCH_FLAGS=--cold adds a cold build)'
 	@echo '  make clean       remove out/'
 	@echo '  make distclean   remove out/, the test tools and the download and package cache'
 	@echo 'Settings (config/nestbox.conf), e.g. make IMAGE_SIZE_GIB=2:'
@@ -141,6 +142,12 @@ METADATA ?= examples/metadata.json
 export ACCEL
 run: all
 	@scripts/run-local -m $(METADATA) $(foreach p,$(PORTS),-p $(p))
+
+# --- benchmark -----------------------------------------------------------------
+# make bench [BENCH_RUNS=5] [BENCH_FLAGS=--cold]: out/bench.md, out/bench.json
+BENCH_RUNS ?= 5
+bench: all
+	@scripts/bench --runs $(BENCH_RUNS) $(BENCH_FLAGS)
 
 # --- GCE (needs the Google Cloud CLI and a project; see docs/gce.md) -----------
 gce-image: $(OUT)/nestbox-gce.tar.gz $(OUT)/manifest.txt
