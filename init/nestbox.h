@@ -398,6 +398,7 @@ struct bucket {				/* a token bucket, as GCRA: integers only */
 };
 uint64_t bucket_take(struct bucket *, uint64_t now);	/* 0: taken; else ms to wait */
 int	 route_gateway(const char *text, const char *ifname, uint32_t *gw);	/* /proc/net/route */
+int	 proc_status_kib(const char *text, const char *field, unsigned long *kib);	/* /proc/PID/status */
 int	 status_init(const struct status_conf *);	/* NULL: off */
 void	 status_section_add(struct status_section *);
 char	*status_render(int brief);	/* JSON, free() it; NULL: ENOMEM */

@@ -37,7 +37,6 @@
 #define MEM_EVERY	600000	/* ms between later samples */
 
 /* used by the unit tests too; belongs in nestbox.h's status.c group */
-int	 proc_status_kib(const char *text, const char *field, unsigned long *kib);
 
 struct mem_sample {
 	int		 taken;

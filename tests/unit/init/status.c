@@ -312,7 +312,6 @@ guest_attributes(void **state)
 }
 
 /* status.c's, not (yet) in nestbox.h */
-int	 proc_status_kib(const char *text, const char *field, unsigned long *kib);
 
 static void
 proc_status(void **state)
