@@ -132,6 +132,7 @@ not_init(int argc, char *argv[])
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("nestbox %s\n", NESTBOX_VERSION);
+			printf("%s\n", libraries_version());
 			return 0;
 		}
 	}

@@ -11,12 +11,15 @@
  * anyway), never following redirects, timeouts on connect and on the whole.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
 
 #include <curl/curl.h>
+
+#include <cjson/cJSON.h>
 
 #include "nestbox.h"
 
@@ -295,3 +298,14 @@ err:
 }
 
 const struct md_ops md_http = { http_start, hostname_set, net_alias_routes };
+
+/* The libraries linked into PID 1, for `init --version`: curl's own string
+ * names its TLS library and zlib. */
+const char *
+libraries_version(void)
+{
+	static char	 buf[256];
+
+	snprintf(buf, sizeof(buf), "%s cJSON/%s", curl_version(), cJSON_Version());
+	return buf;
+}

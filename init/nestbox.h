@@ -369,6 +369,7 @@ const char *metadata_attr(const char *key);	/* instance, else project; NULL: uns
 const struct attrs *metadata_attrs(int project);
 const struct md_stats *metadata_stats(void);
 int	 metadata_aliases(char (**v)[19], size_t *n);	/* alias IP ranges of nic0 */
+const char *libraries_version(void);	/* metadata_http.c: "libcurl/... cJSON/..." */
 
 /*
  * status.c: /run/nestbox/status.json, rewritten (atomically) soon after a

@@ -53,10 +53,12 @@ boot() {
 		-append "console=ttyS0,38400n8 panic=-1 nbtest=$1"
 }
 
-@test "init --version prints the version, on the host" {
+@test "init --version prints the version and its libraries, on the host" {
 	run "$INIT" --version
 	assert_success
-	assert_output --regexp '^nestbox [A-Za-z0-9.+~-]+$'
+	assert_line --index 0 --regexp '^nestbox [A-Za-z0-9.+~-]+$'
+	# The libraries PID 1 links: libcurl over Mbed TLS, and cJSON.
+	assert_line --index 1 --regexp '^libcurl/8\.14\.[0-9]+ mbedTLS/3\.6\.[0-9]+ .*cJSON/1\.7\.18$'
 }
 
 @test "init refuses to run as a process other than PID 1" {
