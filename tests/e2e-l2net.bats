@@ -19,12 +19,7 @@ setup_file() {
 		[ -e "$f" ] || { echo "$f is missing: run make test"; return 1; }
 	done
 	local root=$BATS_FILE_TMPDIR/root
-	cp -a "$OUT/rootfs" "$root"
-	mkdir -p "$root/l2"
-	cp "$OUT/pkg/linux/boot/vmlinuz" "$root/l2/vmlinuz"
-	cp "$OUT/l2-guest/initramfs.img" "$root/l2/initrd"
-	rm -f "$root/sbin/getty"
-	cat >"$root/sbin/getty" <<-'SH'
+	vm_test_root "$root" <<-'SH'
 	#!/bin/sh
 	# Once: wait for KVM and virbr0, then boot the L2 on a tap in virbr0.
 	[ -e /run/l2-started ] && exec sleep 100000
@@ -46,9 +41,10 @@ setup_file() {
 	brctl addif virbr0 l2tap && ip link set l2tap up && echo "l1: l2tap on virbr0"
 	wait
 	SH
-	chmod 0755 "$root/sbin/getty"
-	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | zstd -q -1) \
-		>"$BATS_FILE_TMPDIR/initrd.zst"
+	mkdir -p "$root/l2"
+	cp "$OUT/pkg/linux/boot/vmlinuz" "$root/l2/vmlinuz"
+	cp "$OUT/l2-guest/initramfs.img" "$root/l2/initrd"
+	vm_pack_initramfs "$root" "$BATS_FILE_TMPDIR/initrd.zst"
 	truncate -s 1M "$BATS_FILE_TMPDIR/empty.img"
 }
 

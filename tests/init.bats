@@ -11,10 +11,7 @@ setup_file() {
 	[ -x "$INIT" ] && [ -d "$OUT/rootfs" ] && [ -f "$OUT/pkg/linux/boot/vmlinuz" ] &&
 		[ -x "$VM_QEMU" ] && command -v cpio >/dev/null || return 0
 	local root=$BATS_FILE_TMPDIR/root
-	cp -a "$OUT/rootfs" "$root"
-	cp "$INIT" "$root/init"
-	rm -f "$root/sbin/getty"
-	cat >"$root/sbin/getty" <<-'SH'
+	vm_test_root "$root" <<-'SH'
 	#!/bin/sh
 	n=$(cat /run/getty-starts 2>/dev/null || echo 0)
 	n=$((n + 1))
@@ -35,9 +32,8 @@ setup_file() {
 	esac
 	exec sleep 1000
 	SH
-	chmod 0755 "$root/sbin/getty"
-	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) \
-		>"$BATS_FILE_TMPDIR/initrd.gz"
+	cp "$INIT" "$root/init"
+	vm_pack_initramfs "$root" "$BATS_FILE_TMPDIR/initrd.zst"
 	truncate -s 1M "$BATS_FILE_TMPDIR/empty.img"
 }
 
@@ -47,9 +43,9 @@ teardown() {
 
 # boot NBTEST: direct kernel boot of the test initramfs
 boot() {
-	[ -f "$BATS_FILE_TMPDIR/initrd.gz" ] || skip "needs out/init/init, out/rootfs, the kernel and qemu"
+	[ -f "$BATS_FILE_TMPDIR/initrd.zst" ] || skip "needs out/init/init, out/rootfs, the kernel and qemu"
 	vm_start "$BATS_FILE_TMPDIR/empty.img" -kernel "$OUT/pkg/linux/boot/vmlinuz" \
-		-initrd "$BATS_FILE_TMPDIR/initrd.gz" \
+		-initrd "$BATS_FILE_TMPDIR/initrd.zst" \
 		-append "console=ttyS0,38400n8 panic=-1 nbtest=$1"
 }
 

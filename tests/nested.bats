@@ -17,9 +17,7 @@ setup_file() {
 		[ -e "$f" ] || { echo "$f is missing: run make test"; return 1; }
 	done
 	local root=$BATS_FILE_TMPDIR/root
-	cp -a "$OUT/rootfs" "$root"
-	rm -f "$root/sbin/getty"
-	cat >"$root/sbin/getty" <<-'SH'
+	vm_test_root "$root" <<-'SH'
 	#!/bin/sh
 	# Run once: wait for /dev/kvm, then boot the L2 from /dev/sdb under KVM.
 	[ -e /run/l2-started ] && exec sleep 100000
@@ -32,9 +30,7 @@ setup_file() {
 		-nodefaults -no-user-config -display none -serial stdio \
 		-drive file=/dev/sdb,format=raw,if=virtio,readonly=on
 	SH
-	chmod 0755 "$root/sbin/getty"
-	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | zstd -q -1) \
-		>"$BATS_FILE_TMPDIR/initrd.zst"
+	vm_pack_initramfs "$root" "$BATS_FILE_TMPDIR/initrd.zst"
 	truncate -s 1M "$BATS_FILE_TMPDIR/empty.img"
 }
 

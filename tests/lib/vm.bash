@@ -93,3 +93,19 @@ vm_kill() {
 	wait "$VM_PID" 2>/dev/null || true
 	VM_PID=
 }
+
+# vm_test_root DIR: a copy of out/rootfs in DIR whose /sbin/getty is the
+# script on standard input. PID 1 starts the getty once it is ready, so the
+# script plays the user (or starts what PID 1 does not start yet).
+vm_test_root() {
+	cp -a "$OUT/rootfs" "$1"
+	rm -f "$1/sbin/getty"
+	cat >"$1/sbin/getty"
+	chmod 0755 "$1/sbin/getty"
+}
+
+# vm_pack_initramfs DIR OUTPUT: DIR as a zstd cpio for direct kernel boot
+# (-kernel/-initrd), quickly: tests need no reproducibility here.
+vm_pack_initramfs() {
+	(cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | zstd -q -1) >"$2"
+}
