@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "nestbox.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct md_req	*watch;
 
@@ -22,18 +22,6 @@ fake_start(struct md_req *req)
 }
 
 static const struct md_ops fake = { fake_start, NULL, NULL };
-
-static char *
-copy(const uint8_t *data, size_t size)
-{
-	char	*s = malloc(size + 1);
-
-	if (s != NULL) {
-		memcpy(s, data, size);
-		s[size] = '\0';
-	}
-	return s;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -51,7 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		metadata_start();
 		ready = 1;
 	}
-	if ((s = copy(data, size)) == NULL)
+	if ((s = fuzz_copy(data, size)) == NULL)
 		return 0;
 	if (attrs_parse(s, size, &a) == 0) {
 		attrs_get(&a, "nestbox-guests");

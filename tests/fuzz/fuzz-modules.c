@@ -6,20 +6,8 @@
 #include <string.h>
 
 #include "nestbox.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char *
-copy(const uint8_t *data, size_t size)
-{
-	char	*s = malloc(size + 1);
-
-	if (s != NULL) {
-		memcpy(s, data, size);
-		s[size] = '\0';
-	}
-	return s;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -34,13 +22,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char		*s;
 	size_t		 i, n;
 
-	if ((s = copy(data, size)) != NULL) {
+	if ((s = fuzz_copy(data, size)) != NULL) {
 		memset(&list, 0, sizeof(list));
 		if (modlist_parse(s, size, &list) == 0)
 			modlist_free(&list);
 		free(s);
 	}
-	if ((s = copy(data, size)) != NULL) {
+	if ((s = fuzz_copy(data, size)) != NULL) {
 		memset(&dep, 0, sizeof(dep));
 		if (moddep_parse(s, size, &dep) == 0) {
 			for (i = 0; i < dep.n; i++)
@@ -49,14 +37,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		free(s);
 	}
-	if ((s = copy(data, size)) != NULL) {
+	if ((s = fuzz_copy(data, size)) != NULL) {
 		memset(&builtin, 0, sizeof(builtin));
 		if (names_parse(s, size, &builtin) == 0)
 			names_free(&builtin);
 		free(s);
 	}
 	cpu_parse((const char *)data, size, &cpu);
-	if ((s = copy(data, size)) != NULL) {
+	if ((s = fuzz_copy(data, size)) != NULL) {
 		mounts_parse(s, size, dirs, 64, &n);
 		free(s);
 	}
