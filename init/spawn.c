@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <grp.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -26,6 +27,17 @@ static struct child *children;
  */
 pid_t
 spawn(char *const argv[], const int fds[3])
+{
+	return spawn_as(argv, fds, NULL);
+}
+
+/*
+ * spawn(), and with cred not NULL the child drops to cred's uid, gid and
+ * groups before exec (and exits 126 if it can not): PID 1's children that
+ * read outside input or run guests hold no root.
+ */
+pid_t
+spawn_as(char *const argv[], const int fds[3], const struct cred *cred)
 {
 	sigset_t	 empty;
 	pid_t		 pid;
@@ -50,6 +62,12 @@ spawn(char *const argv[], const int fds[3])
 		for (i = 0; i < 3; i++)
 			if (dup2(tmp[i], i) == -1)
 				goto err;
+	}
+	if (cred != NULL && (setgroups(cred->ngroups, cred->groups) == -1 ||
+	    setresgid(cred->gid, cred->gid, cred->gid) == -1 ||
+	    setresuid(cred->uid, cred->uid, cred->uid) == -1)) {
+		log_warn("spawn: %s: dropping to uid %u", argv[0], (unsigned)cred->uid);
+		_exit(126);
 	}
 	execve(argv[0], argv, environ);
 err:
