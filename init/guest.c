@@ -970,7 +970,7 @@ parse_fields(const cJSON *obj, struct guest *g, char *err)
 	return 0;
 }
 
-static void
+void
 guest_clear(struct guest *g)
 {
 	size_t	 i;

@@ -193,6 +193,12 @@ render(cJSON *o, int brief)
 
 static struct status_section section = { "l2net", render, NULL };
 
+const struct netconf *
+l2net_conf(void)
+{
+	return l2.applied ? &l2.nc : NULL;
+}
+
 /* Hooks the network to eth0's lease and to the metadata value. */
 int
 l2net_init(void)

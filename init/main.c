@@ -120,8 +120,12 @@ not_init(int argc, char *argv[])
 
 	if (strcmp(self, "dhcp-hook") == 0)	/* udhcpc's script, dhcp.c */
 		return dhcp_hook_main(argc, argv);
+	if (strcmp(self, "nestbox-fetch") == 0)	/* a guest's download, fetch_curl.c */
+		return fetch_main(argc, argv);
 	if (strcmp(self, "nestbox") == 0 && argc >= 2 && strcmp(argv[1], "check") == 0)
 		return guests_check_main(argc - 1, argv + 1);	/* guest.c */
+	if (strcmp(self, "nestbox") == 0)	/* the control socket's client, control.c */
+		return control_main(argc, argv);
 	if (strcmp(self, "reboot") == 0) {
 		if (kill(1, SIGRTMIN + 5) == -1) {
 			perror("reboot: signalling PID 1");
@@ -198,10 +202,17 @@ main(int argc, char *argv[])
 	metadata_init(&md_http);
 	if (status_init(&status_conf) == -1)
 		log_warnx("status: no status.json");
+	/* the state partition: downloads, overlays, console logs */
+	store_init();
 	net_on_ready(metadata_start);
 	/* virbr0, dnsmasq, firewall: at the lease, again on nestbox-network */
 	if (l2net_init() == -1)
 		log_warn("l2net");
+	/* the guests: after l2net, so virbr0 is up before the first guest */
+	if (vm_init() == -1)
+		log_warn("guests");
+	if (control_init(&vm_control_ops, NULL) == -1)
+		log_warn("control: %s", CONTROL_SOCK);
 	net_init();
 	input_init();
 	getty_start();

@@ -148,7 +148,14 @@ struct child {
 	void		(*exited)(struct child *, int status);
 	struct child	*next;
 };
+struct cred {				/* who a child runs as */
+	uid_t		 uid;
+	gid_t		 gid;
+	const gid_t	*groups;
+	size_t		 ngroups;
+};
 pid_t	 spawn(char *const argv[], const int fds[3]);
+pid_t	 spawn_as(char *const argv[], const int fds[3], const struct cred *);	/* NULL: as PID 1 */
 void	 child_watch(struct child *);		/* after setting pid */
 int	 child_reap(void);			/* 1: no children left */
 const char *exit_reason(int status, char *buf, size_t size);
@@ -274,6 +281,7 @@ int	 firewall_loaded(void);		/* 1: the latest ruleset is in place */
 int	 l2net_init(void);		/* net_on_ready and metadata listeners */
 void	 l2net_eth0(const char *ip, int mtu);	/* eth0 is up: apply */
 void	 l2net_apply(const char *network_json, size_t len);	/* NULL: unset */
+const struct netconf *l2net_conf(void);	/* the network in use; NULL: not up */
 
 /*
  * metadata.c: the GCE metadata client. Every reply is checked here
@@ -604,6 +612,7 @@ int	 guests_parse(const char *json, size_t len, struct guest_set *,
 int	 guests_check_net(struct guest_set *, const struct netconf *,
 	    struct guest_errors *);	/* drops guests whose ip does not fit; count */
 void	 guests_free(struct guest_set *);
+void	 guest_clear(struct guest *);		/* frees its parts, zeroes it */
 void	 guest_errors_free(struct guest_errors *);
 int	 guest_size_parse(const char *s, uint64_t *bytes);	/* "512M", "2GiB" */
 int	 guest_qemu_arg_ok(const char *opt, const char *val, char *why, size_t size);
@@ -637,5 +646,146 @@ struct qemu_env {
 int	 qemu_argv(const struct guest *, const struct qemu_env *, char *buf,
 	    size_t size, char **argv, size_t maxargv);	/* argc; ENOSPC, EINVAL */
 int	 qemu_uses_kvm(const struct guest *, const struct qemu_env *);
+
+/*
+ * qmp.c: QEMU's machine protocol. qmp_parse reads one reply line (pure,
+ * fuzzed); struct qmp is a client in the event loop: it connects to a
+ * guest's qmp.sock, negotiates capabilities and sends commands, reporting
+ * events and the connection's end to its owner.
+ */
+#define QMP_LINE_MAX		(64 * 1024)
+enum qmp_kind { QMP_GREETING, QMP_RETURN, QMP_ERROR, QMP_EVENT };
+struct qmp_msg {
+	enum qmp_kind	 kind;
+	char		 event[64];	/* QMP_EVENT: "SHUTDOWN", "POWERDOWN", ... */
+	char		 error[160];	/* QMP_ERROR: class and desc */
+	long		 id;		/* our "id" echoed back; -1: none */
+	int		 guest;		/* SHUTDOWN: "guest": true */
+};
+struct qmp {
+	struct event	 ev;
+	int		 ready;		/* capabilities negotiated */
+	char		 in[QMP_LINE_MAX];
+	size_t		 inlen;
+	char		 out[1024];	/* commands waiting for the connection */
+	size_t		 outlen;
+	long		 next_id;
+	void		(*on_msg)(struct qmp *, const struct qmp_msg *);	/* NULL: none */
+	void		(*on_close)(struct qmp *);	/* EOF or error; fd closed */
+	void		 *arg;
+};
+int	 qmp_parse(const char *line, size_t len, struct qmp_msg *);	/* EINVAL */
+int	 qmp_open(struct qmp *, const char *path);	/* ENOENT, ECONNREFUSED: not yet */
+int	 qmp_command(struct qmp *, const char *execute);	/* id, queued until ready */
+void	 qmp_close(struct qmp *);			/* no on_close */
+
+/*
+ * store.c: the state partition (ext4, label nestbox-state): found on the
+ * boot disk, checked with e2fsck, grown to the end of the disk on the first
+ * boot (MBR entry, BLKPG, resize2fs), mounted at STATE_DIR. Without it,
+ * STATE_DIR is a tmpfs and the status says so.
+ */
+#define STATE_DIR		"/var/lib/nestbox"
+#define STATE_LABEL		"nestbox-state"
+#define STATE_IMAGES		STATE_DIR "/images"	/* downloads, by sha256 */
+#define STATE_GUESTS		STATE_DIR "/guests"	/* NAME/: overlays, seed, console.log */
+struct mbr_part {
+	uint8_t		 type;
+	uint32_t	 start, sectors;	/* in 512-byte sectors */
+};
+int	 mbr_parse(const uint8_t mbr[512], struct mbr_part parts[4]);	/* EINVAL: no 55AA */
+int	 mbr_grow(uint8_t mbr[512], int index, uint64_t disk_sectors);	/* 1: grown, 0: already */
+int	 ext4_label(const uint8_t sb[1024], char label[17]);		/* EINVAL: not ext2/3/4 */
+int	 store_init(void);		/* 1: persistent, 0: tmpfs; logs */
+int	 store_persistent(void);
+int	 store_free_mib(uint64_t *mib);		/* statvfs of STATE_DIR */
+
+/*
+ * seed.c: a cloud-init NoCloud seed, an ISO 9660 image labelled "cidata"
+ * holding user-data, meta-data (and network-config when given). Pure.
+ */
+int	 seed_iso(const char *user_data, const char *meta_data, const char *network_config,
+	    uint8_t **out, size_t *len);		/* malloc'd; ENOMEM, EFBIG */
+
+/*
+ * fetch.c: a guest's sources made into local files. Downloads run as a
+ * child process, `nestbox-fetch` (the init binary under that name), as an
+ * unprivileged user: libcurl writes NAME.part, the sha256 is checked, then
+ * rename(2); an interrupted download resumes with a Range request. The
+ * child's exit status says how it ended, its stderr (progress, errors)
+ * goes to the log.
+ */
+#define FETCH_BIN		"/usr/libexec/nestbox/nestbox-fetch"
+#define FETCH_UID		900	/* user nestbox-fetch */
+#define GCS_API			"https://storage.googleapis.com/storage/v1/b/"
+#define MD_TOKEN_PATH		"instance/service-accounts/default/token"
+enum fetch_status {		/* nestbox-fetch's exit status */
+	FETCH_OK = 0,
+	FETCH_ERROR = 1,	/* transport, HTTP status; retried later */
+	FETCH_MISMATCH = 2,	/* the sha256 differs: not retried */
+	FETCH_NOSPACE = 3,	/* the state partition is full */
+	FETCH_USAGE = 64,
+};
+int	 fetch_cache_path(const struct guest_source *, char *buf, size_t size);	/* under STATE_IMAGES */
+int	 gcs_url(const char *ref, const char *api, char *buf, size_t size);	/* "bucket/object" */
+int	 pd_find(const char *sysblock, const char *devname, char *buf, size_t size);	/* /dev/sdb; ENOENT */
+int	 pd_nvme_name(const void *id, size_t len, char *name, size_t size);	/* Identify Namespace */
+int	 fetch_main(int argc, char *argv[]);	/* nestbox-fetch SOURCE DEST [SHA256] */
+
+/*
+ * vm.c: the guests at run time. Each declared guest has a state machine;
+ * every metadata change computes a plan against what runs and applies it.
+ */
+enum vm_state {
+	VM_PENDING,		/* declared, not yet worked on */
+	VM_FETCHING,		/* sources being downloaded */
+	VM_STARTING,		/* QEMU exec'd, QMP not yet up */
+	VM_RUNNING,
+	VM_STOPPING,		/* system_powerdown sent, waiting */
+	VM_STOPPED,		/* by policy, by `nestbox stop`, or exited cleanly */
+	VM_FAILED,		/* a permanent error: bad source, sha256 mismatch */
+	VM_BACKOFF,		/* exited; restarting after a delay */
+};
+enum plan_op { PLAN_KEEP, PLAN_START, PLAN_STOP, PLAN_RESTART };
+struct plan_item {
+	enum plan_op	 op;
+	const char	*name;
+};
+struct vm_have {			/* what runs now, for the plan */
+	const char	*name;
+	const char	*decl;
+};
+const char *vm_state_str(enum vm_state);
+const char *plan_op_str(enum plan_op);
+size_t	 vm_plan(const struct vm_have *, size_t nhave, const struct guest_set *want,
+	    struct plan_item *out, size_t max);	/* the number of items */
+/* the supervisor's step: the next state after an exit, for the policy */
+enum vm_state vm_after_exit(enum restart_policy, int status, int wanted_stop);
+int	 vm_init(void);			/* metadata listener, shutdown hook, status */
+
+/*
+ * control.c: /run/nestbox/control.sock, the `nestbox` command's way in.
+ * One request line per connection ("status NAME\n"), the reply is text,
+ * then the server closes; "console NAME" turns the connection into a relay.
+ */
+#define CONTROL_SOCK		"/run/nestbox/control.sock"
+#define CONTROL_LINE_MAX	256
+struct control_ops {			/* what the server asks of the guests (vm.c) */
+	char	*(*status)(const char *name);	/* JSON text, free() it; NULL name: all */
+	char	*(*list)(void);			/* a table, a line per guest; free() it */
+	int	 (*action)(const char *name, const char *verb);	/* ENOENT, EINVAL */
+	int	 (*log_path)(const char *name, char *buf, size_t size);
+	int	 (*console_attach)(const char *name,
+		    void (*fn)(void *, const char *, size_t), void *arg);	/* fn(arg, NULL, 0): gone */
+	void	 (*console_detach)(const char *name, void *arg);
+	int	 (*console_write)(const char *name, const void *buf, size_t len);
+	void	 (*reload)(void);
+};
+extern const struct control_ops vm_control_ops;	/* vm.c */
+extern int control_timeout_ms;	/* for the request line: 5000; the unit tests shorten it */
+int	 control_parse(char *line, size_t len, const char **verb, const char **name,
+	    char *err, size_t errlen);	/* splits in place; EINVAL */
+int	 control_init(const struct control_ops *, const char *path);	/* NULL: CONTROL_SOCK */
+int	 control_main(int argc, char *argv[]);	/* the nestbox command */
 
 #endif /* NESTBOX_H */

@@ -4,7 +4,8 @@
 
 # vm_start IMAGE [QEMU-ARG...]: boot IMAGE from its disk, as GCE does: SeaBIOS,
 # an i440fx machine, the disk on virtio-scsi. Writes go to a temporary
-# snapshot, never to IMAGE. The L1 sees SVM through TCG's -cpu max. With
+# snapshot, never to IMAGE (VM_SNAPSHOT=off: to IMAGE itself). The L1 sees
+# SVM through TCG's -cpu max. With
 # VM_NETNS set, QEMU runs in that network namespace (to open the L0's tap).
 #
 # The QEMU is the image's own static QEMU 10 with the image's SeaBIOS
@@ -25,7 +26,7 @@ vm_start() {
 	${VM_NETNS:+ip netns exec "$VM_NETNS"} "$VM_QEMU" -L "$VM_FIRMWARE" -machine pc -accel tcg -cpu max -m "${VM_MEMORY:-1024}" -smp 1 \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-device virtio-scsi-pci,id=scsi \
-		-drive "file=$image,format=raw,if=none,id=disk0,snapshot=on" \
+		-drive "file=$image,format=raw,if=none,id=disk0,snapshot=${VM_SNAPSHOT:-on}" \
 		-device scsi-hd,drive=disk0,bus=scsi.0 \
 		-chardev "socket,id=serial0,path=$VM_SERIAL,server=on,wait=off,logfile=$VM_CONSOLE" \
 		-serial chardev:serial0 \

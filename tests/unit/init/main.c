@@ -87,6 +87,11 @@ main(void)
 		&kvm_suite, &netlink_suite, &dhcp_suite,
 		&metadata_suite, &status_suite,
 		&guest_suite, &qemu_suite,
+		&fetch_suite,
+		&qmp_suite,
+		&vm_suite,
+		&store_suite, &seed_suite,
+		&control_suite,
 	};
 	struct CMUnitTest	*all;
 	size_t			 i, n = 0;

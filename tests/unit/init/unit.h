@@ -23,6 +23,11 @@ extern const struct suite netconf_suite, dnsmasq_suite, firewall_suite;
 extern const struct suite kvm_suite, netlink_suite, dhcp_suite;
 extern const struct suite metadata_suite, status_suite;
 extern const struct suite guest_suite, qemu_suite;
+extern const struct suite fetch_suite;
+extern const struct suite qmp_suite;
+extern const struct suite vm_suite;
+extern const struct suite store_suite, seed_suite;
+extern const struct suite control_suite;
 
 /* main.c: fixtures */
 char	*tmpdir(void);				/* a fresh directory; free() it */
