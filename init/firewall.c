@@ -218,6 +218,9 @@ add_filter(struct text *t, const char *net, const struct fwd *f, size_t n)
 	    "-A NESTBOX_OUT -o " NETCONF_BRIDGE " -p udp -m udp --dport 68 -j ACCEPT\n"
 	    "-A NESTBOX_OUT -o " NETCONF_BRIDGE " -p udp -m udp --dport 53 -j ACCEPT\n"
 	    "-A NESTBOX_OUT -o " NETCONF_BRIDGE " -p tcp -m tcp --dport 53 -j ACCEPT\n"
+	    /* the guests' QEMUs: not even they reach the metadata server */
+	    "-A NESTBOX_OUT -d " FIREWALL_METADATA " -m owner --uid-owner "
+	    GUEST_UID_RANGE " " REJECT "\n"
 	    "COMMIT\n");
 }
 

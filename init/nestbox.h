@@ -263,6 +263,8 @@ pid_t	 dnsmasq_pid(void);		/* 0: not running */
 #define FIREWALL_RULES		"/run/nestbox/iptables.rules"
 #define FIREWALL_WAN		"eth0"
 #define FIREWALL_METADATA	"169.254.0.0/16"	/* 169.254.169.254 and its link-local range */
+#define GUEST_UID_BASE		20000	/* a guest's QEMU runs as GUEST_UID_BASE + its slot */
+#define GUEST_UID_RANGE		"20000-20063"	/* GUESTS_MAX of them */
 enum fwd_proto { FWD_TCP, FWD_UDP, FWD_ALL };
 struct forward {
 	enum fwd_proto	 proto;		/* FWD_ALL: every port of match_ip (an alias IP) */
@@ -761,6 +763,9 @@ size_t	 vm_plan(const struct vm_have *, size_t nhave, const struct guest_set *wa
 	    struct plan_item *out, size_t max);	/* the number of items */
 /* the supervisor's step: the next state after an exit, for the policy */
 enum vm_state vm_after_exit(enum restart_policy, int status, int wanted_stop);
+/* /proc/PID/smaps: the RSS of a QEMU beyond its guest's RAM (the largest
+ * mapping of at least guest_kib, left out); EINVAL: no mapping parsed */
+int	 smaps_beyond_guest(const char *smaps, unsigned long guest_kib, unsigned long *kib);
 int	 vm_init(void);			/* metadata listener, shutdown hook, status */
 
 /*

@@ -15,7 +15,7 @@
  * off and tries again: 1 s, doubling to 60 s, back to 1 s after a run of
  * 10 s (supervise.c's rule, shared with the getty).
  *
- * Each QEMU runs as its own user (VM_UID_BASE + slot) in the kvm group,
+ * Each QEMU runs as its own user (GUEST_UID_BASE + slot) in the kvm group,
  * which may open /dev/kvm and /dev/vhost-net; its tap is created
  * persistent and owned by that user; its files live in its own directory.
  * The serial console is a socket: PID 1 reads it, mirrors each line to the
@@ -32,6 +32,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/sysmacros.h>
 #include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -45,7 +47,6 @@
 
 #include "nestbox.h"
 
-#define VM_UID_BASE	20000
 #define KVM_GID		78		/* group kvm, overlay/etc/group */
 #define VM_RUN_DIR	"/run/nestbox/guests"
 #define QEMU_IMG	"/usr/bin/qemu-img"
@@ -56,7 +57,10 @@
 #define VM_CONNECT_MAX	30000		/* QMP not up by then: killed, backoff */
 #define VM_LEASE_POLL	2000		/* ms between reads of dnsmasq's leases */
 #define VM_LINE_MAX	512
+#define VM_SAMPLE_MS	10000		/* the memory sample, into a run */
 #define VM_SUBS		4
+
+_Static_assert(GUESTS_MAX == 64, "GUEST_UID_RANGE names 64 uids");
 
 static const char *const state_names[] = {
 	"pending", "fetching", "starting", "running", "stopping", "stopped",
@@ -150,6 +154,39 @@ vm_after_exit(enum restart_policy policy, int status, int wanted_stop)
 	}
 }
 
+/*
+ * The RSS of a QEMU beyond its guest's RAM: every mapping's Rss but that
+ * of the guest RAM block, the largest mapping of at least guest_kib (QEMU
+ * may round it up for huge pages). Pure: smaps is the text of the file.
+ */
+int
+smaps_beyond_guest(const char *smaps, unsigned long guest_kib, unsigned long *kib)
+{
+	const char	*p, *e;
+	unsigned long	 size = 0, rss, total = 0, ram_size = 0, ram_rss = 0;
+	int		 maps = 0;
+
+	for (p = smaps; p != NULL && *p != '\0'; p = e != NULL ? e + 1 : NULL) {
+		e = strchr(p, '\n');
+		if (sscanf(p, "Size: %lu kB", &rss) == 1) {
+			size = rss;
+			maps++;
+		} else if (sscanf(p, "Rss: %lu kB", &rss) == 1) {
+			total += rss;
+			if (size >= guest_kib && size > ram_size) {
+				ram_size = size;
+				ram_rss = rss;
+			}
+		}
+	}
+	if (maps == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	*kib = total - ram_rss;
+	return 0;
+}
+
 /* --- the run-time side ---------------------------------------------------- */
 
 struct vm_sub {
@@ -187,6 +224,7 @@ struct vm {
 	uint64_t	 delay;		/* backoff */
 	int		 stop_phase;	/* 0 powerdown, 1 quit, 2 kill */
 	unsigned	 restarts;
+	unsigned long	 sample_rss, sample_overhead;	/* KiB, 10 s into a run */
 	char		 error[GUEST_ERR_MAX];
 	char		 dir[128];	/* STATE_GUESTS/NAME */
 	char		 run[88];	/* VM_RUN_DIR/NAME: its sockets fit sun_path */
@@ -215,6 +253,8 @@ static struct {
 } vms;
 
 static void	vm_advance(struct vm *);
+static void	vm_sample(struct vm *);
+static uint64_t	stop_deadline(void);
 static void	vm_set(struct vm *, enum vm_state);
 static void	vm_stop(struct vm *, uint64_t deadline);
 static void	vm_free(struct vm *);
@@ -255,7 +295,7 @@ vm_error(struct vm *v, int transient, const char *fmt, ...)
 static uid_t
 vm_uid(const struct vm *v)
 {
-	return (uid_t)(VM_UID_BASE + v->slot);
+	return (uid_t)(GUEST_UID_BASE + v->slot);
 }
 
 static void
@@ -407,6 +447,65 @@ wake_waiters(const struct vm *self)
 }
 
 /*
+ * The disk at dev holds the state partition, or a file system mounted on
+ * the L1 (GCE's boot disk is "persistent-disk-0": a guest must never get it).
+ */
+static int
+disk_is_the_l1s(const char *dev)
+{
+	struct stat	 d, st;
+	char		 path[128], *text, *line, *end;
+	size_t		 len;
+	unsigned	 maj, min;
+
+	if (stat(dev, &d) == -1 || !S_ISBLK(d.st_mode))
+		return 0;
+	/* every mounted block device: itself, or one of its partitions */
+	if ((text = read_file("/proc/self/mountinfo", 1 << 20, &len)) == NULL)
+		return 0;
+	for (end = text + len; (line = next_line(&text, end)) != NULL; ) {
+		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 || maj == 0)
+			continue;
+		if (makedev(maj, min) == d.st_rdev)
+			goto yes;
+		/* a partition: its parent's dev */
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/../dev", maj, min);
+		if (stat(path, &st) == 0) {
+			char	 buf[32];
+			unsigned pmaj, pmin;
+
+			if (read_head(path, buf, sizeof(buf)) > 0 &&
+			    sscanf(buf, "%u:%u", &pmaj, &pmin) == 2 &&
+			    makedev(pmaj, pmin) == d.st_rdev)
+				goto yes;
+		}
+	}
+	free(end - len);
+	return 0;
+yes:
+	free(end - len);
+	return 1;
+}
+
+/* Files in a guest's directory belong to the uid it runs as now (its slot
+ * may differ from the last run's). */
+static void
+own_dir(struct vm *v)
+{
+	DIR		*d;
+	struct dirent	*de;
+
+	if ((d = opendir(v->dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' &&
+		    fchownat(dirfd(d), de->d_name, vm_uid(v), vm_uid(v),
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			log_warn("guest %s: %s/%s", v->g.name, v->dir, de->d_name);
+	closedir(d);
+}
+
+/*
  * Where src is on this machine, into path. Returns 0 when the file is
  * there, 1 when a download has started, -1 on error (v->error says).
  */
@@ -443,6 +542,11 @@ source_local(struct vm *v, const char *field, const struct guest_source *src, ch
 		if (pd_find("/sys/block", src->ref, path, size) == -1) {
 			vm_error(v, 1, "%s: no persistent disk with that device name "
 			    "is attached", src->uri);
+			return -1;
+		}
+		if (disk_is_the_l1s(path)) {
+			vm_error(v, 0, "%s: %s is the L1's own disk (the state partition "
+			    "is on it): not given to a guest", src->uri, path);
 			return -1;
 		}
 		if (chown(path, vm_uid(v), vm_uid(v)) == -1 || chmod(path, 0600) == -1)
@@ -558,6 +662,7 @@ vm_prepare(struct vm *v)
 		vm_error(v, 1, "%s: %s", v->dir, strerror(errno));
 		return -1;
 	}
+	own_dir(v);
 	for (i = 0; i < v->g.ndisks; i++) {
 		snprintf(field, sizeof(field), "disks[%zu]", i);
 		if ((r = source_local(v, field, &v->g.disks[i].src, base, sizeof(base))) != 0)
@@ -837,6 +942,7 @@ vm_launch(struct vm *v)
 	v->qemu.exited = qemu_exited;
 	child_watch(&v->qemu);
 	v->started = now_ms();
+	v->sample_rss = v->sample_overhead = 0;
 	v->error[0] = '\0';
 	log_info("guest %s: QEMU started (pid %d, %s, %u vcpus, %llu MiB)", v->g.name,
 	    (int)pid, qemu_uses_kvm(&v->g, &env) ? "kvm" : "tcg", v->g.vcpus,
@@ -867,6 +973,7 @@ qemu_connect(struct vm *v)
 		con_open(v);
 	if (v->qmp_up && v->con.fd != -1) {
 		vm_set(v, VM_RUNNING);
+		timer_set(&v->timer, VM_SAMPLE_MS);	/* the memory sample */
 		return;
 	}
 	if (now_ms() - v->started > VM_CONNECT_MAX) {
@@ -980,6 +1087,27 @@ vm_advance(struct vm *v)
 	vm_launch(v);
 }
 
+/* QEMU's memory, once per run: its RSS, and what it uses beyond guest RAM. */
+static void
+vm_sample(struct vm *v)
+{
+	char		 path[64], *text;
+	size_t		 len;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)v->qemu.pid);
+	if ((text = read_file(path, 64 * 1024, &len)) != NULL) {
+		proc_status_kib(text, "VmRSS", &v->sample_rss);
+		free(text);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)v->qemu.pid);
+	if ((text = read_file(path, 4 << 20, &len)) != NULL) {
+		smaps_beyond_guest(text, (unsigned long)(v->g.memory >> 10),
+		    &v->sample_overhead);
+		free(text);
+	}
+	status_changed();
+}
+
 static void
 vm_timer(struct timer *t)
 {
@@ -993,6 +1121,9 @@ vm_timer(struct timer *t)
 	switch (v->state) {
 	case VM_STARTING:
 		qemu_connect(v);
+		break;
+	case VM_RUNNING:
+		vm_sample(v);
 		break;
 	case VM_BACKOFF:
 		if (v->want && !vms.shutting) {
@@ -1302,7 +1433,7 @@ reconcile(const char *doc, int force)
 		switch (plan[i].op) {
 		case PLAN_STOP:
 			v->removed = 1;
-			vm_stop(v, VM_STOP_MS);
+			vm_stop(v, stop_deadline());
 			break;
 		case PLAN_RESTART:
 			guest_clear(&v->next);
@@ -1310,7 +1441,7 @@ reconcile(const char *doc, int force)
 			memset(g, 0, sizeof(*g));
 			v->has_next = 1;
 			v->restarts = 0;
-			vm_stop(v, VM_STOP_MS);
+			vm_stop(v, stop_deadline());
 			break;
 		case PLAN_START:
 			if (v != NULL && v->removed) {
@@ -1419,10 +1550,10 @@ vms_gone(void)
 /* --- status, guest attributes ---------------------------------------------- */
 
 static cJSON *
-vm_json(const struct vm *v)
+vm_json(const struct vm *v, int brief)
 {
 	cJSON		*o = cJSON_CreateObject();
-	char		 mac[18], path[64], *text;
+	char		 mac[18], path[160], *text;
 	unsigned long	 kib;
 	size_t		 len;
 
@@ -1457,8 +1588,17 @@ vm_json(const struct vm *v)
 				cJSON_AddNumberToObject(o, "qemu_rss_kib", (double)kib);
 			free(text);
 		}
+		/* brief renders (the guest attribute) skip this: smaps is long */
+		snprintf(path, sizeof(path), "/proc/%d/smaps", (int)v->qemu.pid);
+		if (!brief && (text = read_file(path, 4 << 20, &len)) != NULL) {
+			if (smaps_beyond_guest(text, (unsigned long)(v->g.memory >> 10),
+			    &kib) == 0)
+				cJSON_AddNumberToObject(o, "qemu_overhead_kib", (double)kib);
+			free(text);
+		}
 	}
-	cJSON_AddStringToObject(o, "console_log", v->dir);
+	snprintf(path, sizeof(path), "%s/console.log", v->dir);
+	cJSON_AddStringToObject(o, "console_log", path);
 	return o;
 }
 
@@ -1484,10 +1624,19 @@ render(cJSON *obj, int brief)
 		if (v == NULL)
 			continue;
 		if (brief) {
-			cJSON_AddStringToObject(list, v->g.name, vm_state_str(v->state));
+			/* what changes rarely: the state, the memory sample */
+			if ((o = cJSON_AddObjectToObject(list, v->g.name)) == NULL)
+				continue;
+			cJSON_AddStringToObject(o, "state", vm_state_str(v->state));
+			cJSON_AddNumberToObject(o, "restarts", v->restarts);
+			if (v->sample_rss != 0) {
+				cJSON_AddNumberToObject(o, "qemu_rss_kib", (double)v->sample_rss);
+				cJSON_AddNumberToObject(o, "qemu_overhead_kib",
+				    (double)v->sample_overhead);
+			}
 			continue;
 		}
-		if ((o = vm_json(v)) != NULL)
+		if ((o = vm_json(v, 0)) != NULL)
 			cJSON_AddItemToObject(list, v->g.name, o);
 	}
 }
@@ -1588,7 +1737,7 @@ ctl_status(const char *name)
 			errno = ENOENT;
 			return NULL;
 		}
-		if ((o = vm_json(v)) == NULL)
+		if ((o = vm_json(v, 0)) == NULL)
 			return NULL;
 		cJSON_AddStringToObject(o, "name", v->g.name);
 	}
@@ -1633,7 +1782,7 @@ ctl_action(const char *name, const char *verb)
 	}
 	if (strcmp(verb, "stop") == 0) {
 		log_info("guest %s: stop requested", name);
-		vm_stop(v, VM_STOP_MS);
+		vm_stop(v, stop_deadline());
 	} else if (strcmp(verb, "start") == 0 || strcmp(verb, "restart") == 0) {
 		log_info("guest %s: %s requested", name, verb);
 		if (v->qemu.pid != 0 && strcmp(verb, "start") == 0)
@@ -1641,7 +1790,7 @@ ctl_action(const char *name, const char *verb)
 		v->delay = 0;
 		if (v->qemu.pid != 0 || v->job.pid != 0) {
 			v->again = 1;	/* started again once stopped */
-			vm_stop(v, VM_STOP_MS);
+			vm_stop(v, stop_deadline());
 			return 0;
 		}
 		v->want = 1;

@@ -124,6 +124,37 @@ after_exit(void **state)
 }
 
 static void
+smaps(void **state)
+{
+	/* as QEMU's look: code, the guest RAM block (192 MiB, rounded up by
+	 * 2 MiB for huge pages), a heap, a thread stack */
+	const char *text =
+	    "55d0c0000000-55d0c0800000 r-xp 00000000 00:17 12 /usr/bin/qemu-system-x86_64\n"
+	    "Size:               8192 kB\n"
+	    "Rss:                5120 kB\n"
+	    "Pss:                5120 kB\n"
+	    "7f0000000000-7f000c200000 rw-p 00000000 00:00 0\n"
+	    "Size:             198656 kB\n"
+	    "Rss:              150000 kB\n"
+	    "55d0c1000000-55d0c2000000 rw-p 00000000 00:00 0 [heap]\n"
+	    "Size:              16384 kB\n"
+	    "Rss:               12000 kB\n"
+	    "7f1000000000-7f1000800000 rw-p 00000000 00:00 0\n"
+	    "Size:               8192 kB\n"
+	    "Rss:                  64 kB\n";
+	unsigned long	 kib;
+
+	(void)state;
+	assert_int_equal(smaps_beyond_guest(text, 192 * 1024, &kib), 0);
+	assert_int_equal(kib, 5120 + 12000 + 64);
+	/* no mapping as big as the guest: everything counts */
+	assert_int_equal(smaps_beyond_guest(text, 512 * 1024, &kib), 0);
+	assert_int_equal(kib, 5120 + 150000 + 12000 + 64);
+	assert_int_equal(smaps_beyond_guest("", 1024, &kib), -1);
+	assert_int_equal(smaps_beyond_guest("garbage\nRss: x kB\n", 1024, &kib), -1);
+}
+
+static void
 names(void **state)
 {
 	(void)state;
@@ -138,6 +169,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(plan_cases),
 	cmocka_unit_test(plan_limits),
 	cmocka_unit_test(after_exit),
+	cmocka_unit_test(smaps),
 	cmocka_unit_test(names),
 };
 
