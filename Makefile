@@ -19,7 +19,7 @@ IMAGE_PACKAGES := linux syslinux $(ROOTFS_PACKAGES)
 stamp = $(OUT)/stamps/$(1)
 
 .DEFAULT_GOAL := all
-.PHONY: all help host source packages init rootfs image l2-guest test unit-tests fuzz gce-image run bench clean distclean FORCE
+.PHONY: all help host source packages init rootfs image l2-guest test unit-tests fuzz gce-image run bench bench-peer clean distclean FORCE
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
 
@@ -36,6 +36,7 @@ help:
 	@echo '  make rootfs      stage the root filesystem in out/rootfs'
 	@echo '  make gce-image GCE_BUCKET=gs://B [GCE_PROJECT=P]  import the image into GCE (scripts/gce-import)'
 	@echo '  make bench       sizes, build and boot times, memory: out/bench.md, out/bench.json (BENCH_FLAGS=--cold adds a cold build)'
+	@echo '  make bench-peer  the same boots of Debian 12 + libvirt doing the seed procedure, side by side in out/bench.md'
 	@echo '  make clean       remove out/'
 	@echo '  make distclean   remove out/, the test tools and the download and package cache'
 	@echo 'Settings (config/nestbox.conf), e.g. make IMAGE_SIZE_GIB=2:'
@@ -148,6 +149,11 @@ run: all
 BENCH_RUNS ?= 5
 bench: all
 	@scripts/bench --runs $(BENCH_RUNS) $(BENCH_FLAGS)
+
+# make bench-peer [BENCH_RUNS=5]: the same boots of a Debian 12 L1 doing the seed
+# procedure (qemu-kvm, libvirt); out/bench-peer.json, the side-by-side table in out/bench.md
+bench-peer: all $(OUT)/l2-guest.img
+	@scripts/bench-peer --runs $(BENCH_RUNS)
 
 # --- GCE (needs the Google Cloud CLI and a project; see docs/gce.md) -----------
 gce-image: $(OUT)/nestbox-gce.tar.gz $(OUT)/manifest.txt
