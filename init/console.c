@@ -1,7 +1,12 @@
-/* The serial console: PID 1's stdio and log, and a getty on it. */
+/*
+ * The serial consoles: PID 1's stdio and log and a getty on ttyS0, and
+ * `nestbox shell` on ttyS1 (GCE's serial port 2).
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "nestbox.h"
 
@@ -9,6 +14,13 @@ static char *const getty_argv[] = {
 	"/sbin/getty", "-L", "38400", "ttyS0", "vt100", NULL
 };
 static struct service getty;
+
+#define SHELL_TTY	"/dev/ttyS1"
+#define SHELL_TTY_TYPE	"/sys/class/tty/ttyS1/type"	/* serial_core's PORT_*; 0: none */
+static char *const shell_argv[] = {
+	"/usr/bin/nestbox", "shell", SHELL_TTY, NULL
+};
+static struct service shell;
 
 /*
  * Makes the console fds 0-2, which children inherit. The kernel opens
@@ -56,5 +68,30 @@ getty_start(void)
 		return -1;
 	}
 	service_start(&getty);
+	return 0;
+}
+
+/*
+ * The control commands, and only those, on the second serial port: GCE's
+ * port 2, which gcloud compute connect-to-serial-port --port 2 reaches when
+ * serial-port-enable is set. The 8250 driver makes ttyS0-3 whether or not a
+ * UART answers behind them; the shell starts only where one does.
+ */
+int
+shell_start(void)
+{
+	struct stat	 st;
+	char		 type[16];
+
+	if (stat(SHELL_TTY, &st) == -1 || !S_ISCHR(st.st_mode) ||
+	    read_head(SHELL_TTY_TYPE, type, sizeof(type)) <= 0 || atoi(type) == 0) {
+		log_info("shell: no UART at ttyS1, no nestbox shell");
+		return -1;
+	}
+	if (service_init(&shell, "shell", shell_argv) == -1) {
+		log_warn("shell: timer");
+		return -1;
+	}
+	service_start(&shell);
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -60,6 +61,18 @@ static const struct {
 	{ "reload",	ARG_NONE },
 	{ "console",	ARG_NAME },
 };
+
+/* The index of verb word in verbs[]; -1: not a verb. */
+static int
+verb_find(const char *word)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(word, verbs[i].verb) == 0)
+			return i;
+	return -1;
+}
 
 static int
 bad(char *err, size_t errlen, const char *fmt, ...)
@@ -100,6 +113,7 @@ control_parse(char *line, size_t len, const char **verb, const char **name,
 {
 	char	*word[3], *p, q[48];
 	size_t	 i, end, n = 0;
+	int	 v;
 
 	*verb = *name = NULL;
 	if (len > CONTROL_LINE_MAX)
@@ -125,12 +139,10 @@ control_parse(char *line, size_t len, const char **verb, const char **name,
 	}
 	if (n == 0)
 		return bad(err, errlen, "empty request");
-	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (strcmp(word[0], verbs[i].verb) == 0)
-			break;
-	if (i == sizeof(verbs) / sizeof(verbs[0]))
+	if ((v = verb_find(word[0])) == -1)
 		return bad(err, errlen, "unknown command \"%s\"",
 		    str_quote(word[0], q, sizeof(q)));
+	i = v;
 	switch (verbs[i].arg) {
 	case ARG_NONE:
 		if (n > 1)
@@ -154,6 +166,62 @@ control_parse(char *line, size_t len, const char **verb, const char **name,
 	*verb = verbs[i].verb;
 	*name = n == 2 ? word[1] : NULL;
 	return 0;
+}
+
+/*
+ * One line typed at `nestbox shell`: NUL-terminated, without its newline (a
+ * last "\r" is dropped). Words are split on spaces and tabs, nothing more:
+ * no quoting, no globbing, no variables. SHELL_REQUEST: req (size bytes,
+ * CONTROL_LINE_MAX + 1 is enough) is the request line for the socket, "verb
+ * name\n", as control_parse accepted it. SHELL_ERROR: err says why, ready to
+ * print.
+ */
+enum shell_cmd
+shell_line(const char *line, char *req, size_t size, char *err, size_t errlen)
+{
+	char		 buf[CONTROL_LINE_MAX + 1], e[160], q[48], *w, *rest, blank;
+	const char	*verb, *name;
+	size_t		 len = strlen(line), n;
+
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len + 1 > CONTROL_LINE_MAX) {
+		snprintf(err, errlen, "error: line longer than %d bytes",
+		    CONTROL_LINE_MAX);
+		return SHELL_ERROR;
+	}
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	w = buf + strspn(buf, " \t");
+	if (*w == '\0')
+		return SHELL_EMPTY;
+	n = strcspn(w, " \t");
+	rest = w + n + strspn(w + n, " \t");
+	blank = w[n];
+	w[n] = '\0';
+	if (strcmp(w, "help") == 0 || strcmp(w, "exit") == 0) {
+		if (*rest == '\0')
+			return w[0] == 'h' ? SHELL_HELP : SHELL_EXIT;
+		snprintf(err, errlen, "error: %s takes no argument", w);
+		return SHELL_ERROR;
+	}
+	if (verb_find(w) == -1) {
+		snprintf(err, errlen, "unknown command: %s; type help",
+		    str_quote(w, q, sizeof(q)));
+		return SHELL_ERROR;
+	}
+	w[n] = blank;		/* control_parse splits it again */
+	buf[len] = '\n';
+	if (control_parse(buf, len + 1, &verb, &name, e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "error: %s", e);
+		return SHELL_ERROR;
+	}
+	if (snprintf(req, size, "%s%s%s\n", verb, name != NULL ? " " : "",
+	    name != NULL ? name : "") >= (int)size) {
+		snprintf(err, errlen, "error: request too long");
+		return SHELL_ERROR;
+	}
+	return SHELL_REQUEST;
 }
 
 /* --- the server ---------------------------------------------------------- */
@@ -848,20 +916,31 @@ err:
 
 /* --- the client: the nestbox command ------------------------------------- */
 
+#define VERBS_TEXT \
+    "  status [NAME]     every guest's status, or NAME's, as JSON\n" \
+    "  list              the guests, a line each\n" \
+    "  logs NAME         the last MiB of NAME's serial console log\n" \
+    "  start NAME        start, stop or restart the guest NAME\n" \
+    "  stop NAME\n" \
+    "  restart NAME\n" \
+    "  reload            apply the guests' declaration again\n" \
+    "  console NAME      attach to NAME's serial console; Ctrl-] detaches\n"
+
 static const char usage_text[] =
     "usage: nestbox COMMAND [ARGUMENT]\n"
-    "  status [NAME]     every guest's status, or NAME's, as JSON\n"
-    "  list              the guests, a line each\n"
-    "  logs NAME         the last MiB of NAME's serial console log\n"
-    "  start NAME        start, stop or restart the guest NAME\n"
-    "  stop NAME\n"
-    "  restart NAME\n"
-    "  reload            apply the guests' declaration again\n"
-    "  console NAME      attach to NAME's serial console; Ctrl-] detaches\n"
+    VERBS_TEXT
     "  check FILE        check a nestbox-guests declaration (no PID 1 needed)\n"
+    "  shell [TTY]       the commands but check at a prompt, on TTY if given\n"
     "  help              this text\n"
     "The commands but check ask PID 1, at " CONTROL_SOCK "\n"
     "($NESTBOX_CONTROL names another socket).\n";
+
+static const char shell_help[] =
+    "commands:\n"
+    VERBS_TEXT
+    "  help              this text\n"
+    "  exit              end the session\n"
+    "A line is split into words at blanks, nothing more: this is not a shell.\n";
 
 static volatile sig_atomic_t	 got_signal;
 
@@ -1076,41 +1155,23 @@ usage_error(const char *msg)
 	return 2;
 }
 
-/* The nestbox command: argv[1] is the command. Exit status. */
-int
-control_main(int argc, char *argv[])
+/*
+ * Sends the request line (len bytes, its newline included, control_parse
+ * accepts it) to PID 1 and prints the reply: the body to stdout, an error
+ * to stderr. Exit status.
+ */
+static int
+client_request(const char *line, size_t len)
 {
 	const char	*path, *verb, *name;
-	char		 line[CONTROL_LINE_MAX + 1], copy[sizeof(line)], err[160];
-	char		 head[1024];
-	struct text	 t;
-	size_t		 len, hlen, more;
-	int		 i, fd, rc;
+	char		 copy[CONTROL_LINE_MAX + 1], err[160], head[1024];
+	size_t		 hlen, more;
+	int		 fd, rc;
 
-	if (argc < 2) {
-		fputs(usage_text, stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("nestbox %s\n", NESTBOX_VERSION);
-		return 0;
-	}
-	if (strcmp(argv[1], "check") == 0)
-		return guests_check_main(argc - 1, argv + 1);
-
-	text_init(&t, line, sizeof(line));
-	for (i = 1; i < argc; i++)
-		text_add(&t, "%s%s", i > 1 ? " " : "", argv[i]);
-	text_add(&t, "\n");
-	if (text_done(&t) == -1)
+	if (len >= sizeof(copy))
 		return usage_error("the arguments are too long");
-	len = strlen(line);
-	memcpy(copy, line, len + 1);
+	memcpy(copy, line, len);
+	copy[len] = '\0';
 	if (control_parse(copy, len, &verb, &name, err, sizeof(err)) == -1)
 		return usage_error(err);
 
@@ -1140,4 +1201,174 @@ control_main(int argc, char *argv[])
 		rc = 1;
 	close(fd);
 	return rc;
+}
+
+/* --- nestbox shell: the commands at a prompt, on a serial line ----------- */
+
+/*
+ * Makes path (PID 1's ttyS1) this process's stdio and controlling terminal
+ * (spawn() made it a session leader). The line is set local (no wait for
+ * carrier) and cooked, in case a shell was killed while a console had it
+ * raw; the speed is left as the kernel has it.
+ */
+static int
+shell_tty(const char *path)
+{
+	struct termios	 t;
+	int		 fd, fl, i, saved;
+
+	if ((fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK)) == -1)
+		return -1;
+	if (ioctl(fd, TIOCSCTTY, 0) == -1 || tcgetattr(fd, &t) == -1)
+		goto err;
+	t.c_cflag |= CLOCAL | CREAD;
+	t.c_iflag |= ICRNL;
+	t.c_iflag &= ~(INLCR | IGNCR);
+	t.c_oflag |= OPOST | ONLCR;
+	t.c_lflag |= ICANON | ECHO | ECHOE | ECHOK | ISIG | IEXTEN;
+	if (tcsetattr(fd, TCSANOW, &t) == -1 ||
+	    (fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		goto err;
+	for (i = 0; i < 3; i++)
+		if (fd != i && dup2(fd, i) == -1)
+			goto err;
+	if (fd > 2)
+		close(fd);
+	return 0;
+err:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * A line of stdin into buf (size bytes with the NUL), without its newline;
+ * a byte at a time, so that nothing is read ahead of what a console relays.
+ * 1: a line, 0: the end, -1: the line did not fit (read up to its newline).
+ */
+static int
+shell_read(char *buf, size_t size)
+{
+	size_t	 n = 0;
+	ssize_t	 r;
+	int	 toolong = 0;
+	char	 c;
+
+	for (;;) {
+		r = read(STDIN_FILENO, &c, 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (n == 0 && !toolong)
+				return 0;
+			break;
+		}
+		if (c == '\n')
+			break;
+		if (n < size - 1)
+			buf[n++] = c;
+		else
+			toolong = 1;
+	}
+	buf[n] = '\0';
+	return toolong ? -1 : 1;
+}
+
+/* What a command's console relay changed, undone. */
+static void
+shell_signals(void)
+{
+	got_signal = 0;
+	signal(SIGINT, SIG_IGN);	/* Ctrl-C at the prompt drops the line */
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* nestbox shell [TTY]. Exit status: 0 at exit or the end of the input. */
+static int
+shell_main(int argc, char *argv[])
+{
+	char	 line[CONTROL_LINE_MAX], req[CONTROL_LINE_MAX + 1], err[200];
+	char	 host[65];
+
+	if (argc > 3)
+		return usage_error("shell takes at most a terminal");
+	if (argc == 3 && shell_tty(argv[2]) == -1) {
+		fprintf(stderr, "nestbox: shell: %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	if (gethostname(host, sizeof(host)) == -1)
+		strcpy(host, "?");
+	host[sizeof(host) - 1] = '\0';
+	printf("nestbox %s: type help; this is not a shell\n", host);
+	for (;;) {
+		shell_signals();
+		fputs("nestbox> ", stdout);
+		fflush(stdout);
+		switch (shell_read(line, sizeof(line))) {
+		case 0:
+			putchar('\n');
+			return 0;
+		case -1:
+			printf("error: line longer than %d bytes, ignored\n",
+			    CONTROL_LINE_MAX);
+			continue;
+		}
+		switch (shell_line(line, req, sizeof(req), err, sizeof(err))) {
+		case SHELL_EMPTY:
+			break;
+		case SHELL_HELP:
+			fputs(shell_help, stdout);
+			break;
+		case SHELL_EXIT:
+			return 0;
+		case SHELL_ERROR:
+			printf("%s\n", err);
+			break;
+		case SHELL_REQUEST:
+			fflush(stdout);
+			client_request(req, strlen(req));
+			break;
+		}
+	}
+}
+
+/* The nestbox command: argv[1] is the command. Exit status. */
+int
+control_main(int argc, char *argv[])
+{
+	char		 line[CONTROL_LINE_MAX + 1];
+	struct text	 t;
+	int		 i;
+
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("nestbox %s\n", NESTBOX_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "check") == 0)
+		return guests_check_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "shell") == 0)
+		return shell_main(argc, argv);
+
+	text_init(&t, line, sizeof(line));
+	for (i = 1; i < argc; i++)
+		text_add(&t, "%s%s", i > 1 ? " " : "", argv[i]);
+	text_add(&t, "\n");
+	if (text_done(&t) == -1)
+		return usage_error("the arguments are too long");
+	return client_request(line, strlen(line));
 }

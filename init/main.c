@@ -1,10 +1,10 @@
 /*
  * nestbox: PID 1 of the nestbox appliance.
  *
- * Starts the system (mounts, console, modules, power button, getty), then
- * runs one event loop. Every signal is blocked from the first instruction
- * and read from a signalfd in that loop, so nothing runs in an
- * asynchronous signal handler (see tini for why PID 1 wants this).
+ * Starts the system (mounts, console, modules, power button, getty, the
+ * serial shell), then runs one event loop. Every signal is blocked from the
+ * first instruction and read from a signalfd in that loop, so nothing runs
+ * in an asynchronous signal handler (see tini for why PID 1 wants this).
  *
  * Signals: SIGTERM, SIGINT (Ctrl-Alt-Del: the kernel sends it because CAD
  * is disabled), SIGPWR and SIGUSR2 (busybox's poweroff) power off, as does
@@ -216,6 +216,7 @@ main(int argc, char *argv[])
 	net_init();
 	input_init();
 	getty_start();
+	shell_start();
 
 	log_info("ready");
 	event_loop();

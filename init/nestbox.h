@@ -183,6 +183,7 @@ uint64_t service_next_delay(uint64_t delay, uint64_t ran);
 /* console.c */
 int	 console_init(void);
 int	 getty_start(void);
+int	 shell_start(void);		/* nestbox shell on ttyS1, if it is a UART; logs */
 
 /* input.c */
 int	 input_init(void);
@@ -791,6 +792,9 @@ extern int control_timeout_ms;	/* for the request line: 5000; the unit tests sho
 int	 control_parse(char *line, size_t len, const char **verb, const char **name,
 	    char *err, size_t errlen);	/* splits in place; EINVAL */
 int	 control_init(const struct control_ops *, const char *path);	/* NULL: CONTROL_SOCK */
+enum shell_cmd { SHELL_EMPTY, SHELL_HELP, SHELL_EXIT, SHELL_REQUEST, SHELL_ERROR };
+enum shell_cmd shell_line(const char *line, char *req, size_t size,
+	    char *err, size_t errlen);	/* a line typed at `nestbox shell` */
 int	 control_main(int argc, char *argv[]);	/* the nestbox command */
 
 #endif /* NESTBOX_H */

@@ -1,12 +1,49 @@
 /* Fuzz a request line on the control socket: control_parse() on the input
  * as it is, in a buffer of exactly its size. Whatever it accepts must name
- * a known verb, and a guest name of [a-z][a-z0-9-]{0,62} inside the line. */
+ * a known verb, and a guest name of [a-z][a-z0-9-]{0,62} inside the line.
+ * Then shell_line() on the input up to its first NUL, as typed at `nestbox
+ * shell`: a request it makes must be one that control_parse() accepts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nestbox.h"
 #include "fuzz.h"
+
+static void
+shell(const uint8_t *data, size_t size)
+{
+	const char	*verb, *name;
+	char		*line, req[CONTROL_LINE_MAX + 1], copy[sizeof(req)];
+	char		 err[200], e[160];
+	size_t		 n;
+
+	if ((line = malloc(size + 1)) == NULL)
+		return;
+	memcpy(line, data, size);
+	line[size] = '\0';
+	switch (shell_line(line, req, sizeof(req), err, sizeof(err))) {
+	case SHELL_EMPTY:
+	case SHELL_HELP:
+	case SHELL_EXIT:
+		break;
+	case SHELL_ERROR:
+		if (memchr(err, '\0', sizeof(err)) == NULL || err[0] == '\0')
+			abort();
+		break;
+	case SHELL_REQUEST:
+		n = strlen(req);
+		if (n == 0 || req[n - 1] != '\n')
+			abort();
+		memcpy(copy, req, n + 1);
+		if (control_parse(copy, n, &verb, &name, e, sizeof(e)) == -1)
+			abort();
+		break;
+	default:
+		abort();
+	}
+	free(line);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -18,6 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char		*line, err[160];
 	size_t		 i, n;
 
+	shell(data, size);
 	if ((line = malloc(size ? size : 1)) == NULL)
 		return 0;
 	memcpy(line, data, size);

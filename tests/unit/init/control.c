@@ -968,6 +968,118 @@ command_console(void **state)
 	run_free(&r);
 }
 
+static void
+shell_lines(void **state)
+{
+	static const struct {
+		const char	*line;
+		enum shell_cmd	 cmd;
+		const char	*out;	/* the request, or the error */
+	} t[] = {
+		{ "", SHELL_EMPTY, NULL },
+		{ " \t \r", SHELL_EMPTY, NULL },
+		{ "help", SHELL_HELP, NULL },
+		{ "  help\r", SHELL_HELP, NULL },
+		{ "exit", SHELL_EXIT, NULL },
+		{ "list", SHELL_REQUEST, "list\n" },
+		{ "list\r", SHELL_REQUEST, "list\n" },
+		{ "\tstatus", SHELL_REQUEST, "status\n" },
+		{ "status \t web  ", SHELL_REQUEST, "status web\n" },
+		{ "status\tnosuch", SHELL_REQUEST, "status nosuch\n" },
+		{ "logs web", SHELL_REQUEST, "logs web\n" },
+		{ "restart a-1", SHELL_REQUEST, "restart a-1\n" },
+		{ "stop web", SHELL_REQUEST, "stop web\n" },
+		{ "start web", SHELL_REQUEST, "start web\n" },
+		{ "reload", SHELL_REQUEST, "reload\n" },
+		{ "console web\r", SHELL_REQUEST, "console web\n" },
+		{ "rm -rf /", SHELL_ERROR, "unknown command: rm; type help" },
+		{ "sh", SHELL_ERROR, "unknown command: sh; type help" },
+		{ "LIST", SHELL_ERROR, "unknown command: LIST; type help" },
+		{ "check /etc/passwd", SHELL_ERROR, "unknown command: check; type help" },
+		{ "shell", SHELL_ERROR, "unknown command: shell; type help" },
+		{ "'list'", SHELL_ERROR, "unknown command: 'list'; type help" },
+		{ "list;sh", SHELL_ERROR, "unknown command: list;sh; type help" },
+		{ "\x1b[A", SHELL_ERROR, "unknown command: ?[A; type help" },
+		{ "help me", SHELL_ERROR, "error: help takes no argument" },
+		{ "exit 0", SHELL_ERROR, "error: exit takes no argument" },
+		{ "list web", SHELL_ERROR, "error: list takes no argument" },
+		{ "logs", SHELL_ERROR, "error: logs needs a guest name" },
+		{ "stop a b", SHELL_ERROR, "error: stop takes one guest name" },
+		{ "status $(reboot)", SHELL_ERROR,
+		    "error: \"$(reboot)\" is not a valid guest name ([a-z][a-z0-9-]{0,62})" },
+		{ "stop web\x7f", SHELL_ERROR,
+		    "error: request has a byte that is not printable ASCII (0x7f at 8)" },
+	};
+	char	 req[CONTROL_LINE_MAX + 1], err[200];
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < NTESTS(t); i++) {
+		req[0] = err[0] = '\0';
+		assert_int_equal(shell_line(t[i].line, req, sizeof(req), err,
+		    sizeof(err)), t[i].cmd);
+		if (t[i].cmd == SHELL_REQUEST)
+			assert_string_equal(req, t[i].out);
+		else if (t[i].cmd == SHELL_ERROR)
+			assert_string_equal(err, t[i].out);
+	}
+}
+
+static void
+shell_line_longest(void **state)
+{
+	char	 line[CONTROL_LINE_MAX + 2], req[CONTROL_LINE_MAX + 1], err[200];
+
+	(void)state;
+	/* 255 bytes and the newline make the longest request */
+	memset(line, ' ', sizeof(line));
+	memcpy(line, "list", 4);
+	line[CONTROL_LINE_MAX - 1] = '\0';
+	assert_int_equal(shell_line(line, req, sizeof(req), err, sizeof(err)),
+	    SHELL_REQUEST);
+	assert_string_equal(req, "list\n");
+	line[CONTROL_LINE_MAX - 1] = ' ';
+	line[CONTROL_LINE_MAX] = '\0';
+	assert_int_equal(shell_line(line, req, sizeof(req), err, sizeof(err)),
+	    SHELL_ERROR);
+	assert_string_equal(err, "error: line longer than 256 bytes");
+}
+
+static void
+command_shell(void **state)
+{
+	char *const	 shell[] = { "nestbox", "shell", NULL };
+	char		 in[1024];
+	struct run	 r;
+
+	(void)state;
+	snprintf(in, sizeof(in), "help\n\nlist\r\nstatus web\nstatus nosuch\n"
+	    "rm -rf /\n%0300d\nstop db\nexit\nlist\n", 0);
+	run(&r, sock, shell, in, NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, ": type help; this is not a shell\nnestbox> "));
+	assert_non_null(strstr(r.out, "nestbox> commands:\n"));
+	assert_non_null(strstr(r.out, "  console NAME      attach to NAME's serial "
+	    "console; Ctrl-] detaches\n"));
+	assert_non_null(strstr(r.out, "nestbox> nestbox> web  running\ndb   "
+	    "stopped\nnestbox> {\"name\":\"web\",\"state\":\"running\"}\n"
+	    "nestbox> nestbox> unknown command: rm; type help\n"
+	    "nestbox> error: line longer than 256 bytes, ignored\n"
+	    "nestbox> nestbox> "));
+	/* exit ends it: the last list is not run */
+	assert_true(strlen(r.out) > 10 &&
+	    strcmp(r.out + strlen(r.out) - 10, "nestbox> \n") != 0);
+	assert_string_equal(r.err, "error: no guest named nosuch\n"
+	    "error: no guest named db\n");
+	run_free(&r);
+	/* the end of the input ends it too */
+	run(&r, sock, shell, "list", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "nestbox> web  running\ndb   stopped\n"
+	    "nestbox> \n"));
+	run_free(&r);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(parse_good),
 	cmocka_unit_test(parse_longest),
@@ -989,6 +1101,9 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(command_usage, setup, teardown),
 	cmocka_unit_test_setup_teardown(command_unreachable, setup, teardown),
 	cmocka_unit_test_setup_teardown(command_console, setup, teardown),
+	cmocka_unit_test(shell_lines),
+	cmocka_unit_test(shell_line_longest),
+	cmocka_unit_test_setup_teardown(command_shell, setup, teardown),
 };
 
 const struct suite control_suite = { tests, NTESTS(tests) };
