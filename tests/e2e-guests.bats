@@ -44,6 +44,14 @@ setup_file() {
 	nestbox status nosuch; echo "l1: status nosuch: exit $?"
 	pid=$(nestbox status web | sed -n 's/.*"pid":[[:space:]]*\([0-9]*\).*/\1/p')
 	kill -9 "$pid" && echo "l1: killed web's QEMU, pid $pid"
+	# guest second (restart: always), once the test has declared it
+	n=0
+	until nestbox status second 2>/dev/null | grep -q '"state":[[:space:]]*"running"'; do
+		[ $n -lt 1200 ] || { echo "l1: second never ran"; exec sleep 100000; }
+		sleep 0.5; n=$((n + 1))
+	done
+	pid=$(nestbox status second | sed -n 's/.*"pid":[[:space:]]*\([0-9]*\).*/\1/p')
+	kill -9 "$pid" && echo "l1: killed second's QEMU, pid $pid"
 	exec sleep 100000
 	SH
 	vm_pack_initramfs "$root" "$BATS_FILE_TMPDIR/initrd.zst"
@@ -82,6 +90,19 @@ teardown() {
 
 count() { grep -acE -- "$1" "$VM_CONSOLE" || true; }
 
+# wait_count PATTERN N TIMEOUT: until the console has N lines matching PATTERN.
+wait_count() {
+	local deadline=$((SECONDS + $3))
+	until [ "$(count "$1")" -ge "$2" ]; do
+		if [ $SECONDS -ge "$deadline" ]; then
+			echo "timed out after $3 s waiting for $2 lines matching: $1"
+			vm_tail
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
 @test "guests from metadata: lease, port 8000, NAT, forwards, alias IP, invalid and corrupt guests, a crash, a live add and remove" {
 	l0_start "$TOP/tests/fixtures/metadata/basic.json"
 	www_fill
@@ -118,9 +139,9 @@ count() { grep -acE -- "$1" "$VM_CONSOLE" || true; }
 	# The crash: on-failure restarts it, counted.
 	vm_wait "l1: killed web's QEMU" 30
 	vm_wait 'nestbox: guest web: restart 1 in' 30
-	vm_wait 'nestbox: guest web: running' 60
+	wait_count 'nestbox: guest web: running' 2 60
 	[ "$(count 'nestbox: guest web: QEMU started')" -eq 2 ]
-	vm_wait '\[guest web\] nbguest: web: serving on port 8000' 120
+	wait_count '\[guest web\] nbguest: web: serving on port 8000' 2 180
 	sleep 1
 	# From the peer VM: the forward on the L1's address, and the alias IP.
 	run l0_peer curl -sS -m 10 "http://$L0_VM_IP:8080/"
@@ -133,9 +154,12 @@ count() { grep -acE -- "$1" "$VM_CONSOLE" || true; }
 	assert_output --partial '\"restarts\":1'
 
 	# A second guest, live: web is left alone.
-	declare_guests "$web" "$(guest second '' '')"
+	declare_guests "$web" "$(guest second ', "restart": "always"' '')"
 	vm_wait 'nestbox: guests: plan: stop corrupt, keep web, start second' 60
-	vm_wait '\[guest second\] nbguest: second: ready' 180
+	# restart: always brings it back after a kill, counted
+	vm_wait "l1: killed second's QEMU" 180
+	vm_wait 'nestbox: guest second: restart 1 in .*\(restart: always\)' 30
+	vm_wait '\[guest second\] nbguest: second: ready' 240
 	[ "$(count 'nestbox: guest web: QEMU started')" -eq 2 ]
 	# And removed again: powered down gracefully.
 	declare_guests "$web"

@@ -1,7 +1,8 @@
 # The L2 network seen from an L2 guest and from the VPC, end to end on the
 # fake GCE L0: the L1 (the image) takes GCE's lease and brings up virbr0,
-# dnsmasq and the firewall; a stand-in getty in the L1 (PID 1 does not launch
-# guests yet) starts the L2 test guest under KVM on a tap in virbr0. From the
+# dnsmasq and the firewall; a stand-in getty in the L1 starts the L2 test
+# guest under KVM on a plain tap in virbr0, so that only the network is under
+# test (e2e-guests.bats has PID 1 start guests from metadata). From the
 # L2: a lease from dnsmasq, DNS through it, NAT to the outside host, and no
 # way to the metadata server. From the peer VM: the L1 answers nothing that
 # metadata did not ask for. A live change of nestbox-network is applied.

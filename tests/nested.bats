@@ -1,8 +1,9 @@
 # Nested virtualization end to end: inside the L1 (the image, booted under TCG
 # with -cpu max, so it sees SVM and has /dev/kvm), the image's own static QEMU
 # boots the L2 test guest under KVM from a second disk and the guest's marker
-# reaches the L1's console. The L2 is started by a stand-in getty (the image's
-# PID 1 does not launch guests yet): the test builds an initramfs of out/rootfs
+# reaches the L1's console. The L2 is started by a stand-in getty, so that
+# only the image's QEMU and KVM are under test (e2e-guests.bats has PID 1
+# start guests from metadata): the test builds an initramfs of out/rootfs
 # whose /sbin/getty is a script, and boots it directly.
 load helpers
 load lib/vm
