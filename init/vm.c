@@ -58,6 +58,7 @@
 #define VM_LEASE_POLL	2000		/* ms between reads of dnsmasq's leases */
 #define VM_LINE_MAX	512
 #define VM_SAMPLE_MS	10000		/* the memory sample, into a run */
+#define VM_BRIEF_MAX	6		/* guests detailed in nestbox/status */
 #define VM_SUBS		4
 
 _Static_assert(GUESTS_MAX == 64, "GUEST_UID_RANGE names 64 uids");
@@ -1602,19 +1603,40 @@ vm_json(const struct vm *v, int brief)
 	return o;
 }
 
+/*
+ * brief (the nestbox/status guest attribute, at most 4 KiB): the counts by
+ * state always, each guest's state and memory sample only for a few; the
+ * nestbox/guest-NAME attributes have every guest's.
+ */
 static void
 render(cJSON *obj, int brief)
 {
-	cJSON	*list, *errs;
-	size_t	 i;
+	cJSON	*list, *errs, *states;
+	size_t	 i, n = 0;
+	double	 count[sizeof(state_names) / sizeof(state_names[0])] = { 0 };
 
 	cJSON_AddStringToObject(obj, "declaration", !vms.have_doc ? "not read yet" :
 	    vms.doc == NULL ? "unset" : vms.doc_error[0] != '\0' ? "rejected" : "applied");
 	if (vms.doc_error[0] != '\0')
 		cJSON_AddStringToObject(obj, "error", vms.doc_error);
-	if ((errs = cJSON_AddArrayToObject(obj, "invalid")) != NULL)
+	if (brief)
+		cJSON_AddNumberToObject(obj, "invalid", vms.doc_error[0] != '\0' ? 0 :
+		    (double)vms.errs.n);
+	else if ((errs = cJSON_AddArrayToObject(obj, "invalid")) != NULL)
 		for (i = 0; i < vms.errs.n && vms.doc_error[0] == '\0'; i++)
 			cJSON_AddItemToArray(errs, cJSON_CreateString(vms.errs.v[i]));
+	for (i = 0; i < GUESTS_MAX; i++)
+		if (vms.v[i] != NULL) {
+			n++;
+			count[vms.v[i]->state]++;
+		}
+	cJSON_AddNumberToObject(obj, "count", (double)n);
+	if ((states = cJSON_AddObjectToObject(obj, "states")) != NULL)
+		for (i = 0; i < sizeof(count) / sizeof(count[0]); i++)
+			if (count[i] > 0)
+				cJSON_AddNumberToObject(states, state_names[i], count[i]);
+	if (brief && n > VM_BRIEF_MAX)
+		return;
 	if ((list = cJSON_AddObjectToObject(obj, "guests")) == NULL)
 		return;
 	for (i = 0; i < GUESTS_MAX; i++) {

@@ -177,12 +177,17 @@ wait_count() {
 	web=$(guest web ', "restart": "always", "disks": [{"source": "http://203.0.113.10/blank.img", "sha256": "'"$BSUM"'", "overlay": true}]' \
 		"nbguest.write=$mark")
 	declare_guests "$web" "$(guest second '' '')"
-	# A persistent disk for the L1: the image's own, with its state partition.
+	# A persistent disk for the L1: the image's own, with its state partition,
+	# on a disk of 2 GiB, as when a user asks GCE for a bigger boot disk.
 	cp --sparse=always "$OUT/nestbox.img" "$BATS_TEST_TMPDIR/l1.raw"
+	truncate -s 2G "$BATS_TEST_TMPDIR/l1.raw"
 	VM_SNAPSHOT=off VM_MEMORY=1536 VM_NETNS=$L0_NS vm_start "$BATS_TEST_TMPDIR/l1.raw" \
 		-kernel "$OUT/pkg/linux/boot/vmlinuz" -initrd "$BATS_FILE_TMPDIR/initrd.zst" \
 		-append "console=ttyS0,38400n8 panic=-1 nbtest.passive" $(l0_vm_net)
-	vm_wait 'nestbox: state: ' 240
+	# the first boot grows the state partition and its file system to the end
+	vm_wait 'nestbox: state: partition .*2 grown from .* to .*, the end of ' 240
+	vm_wait 'nestbox: state: grew nestbox-state from .* to 1\.[0-9] GiB' 60
+	vm_wait 'nestbox: state: .* on /var/lib/nestbox: ' 60
 	vm_wait '\[guest web\] nbguest: web: disk holds: blank' 300
 	vm_wait "\[guest web\] nbguest: web: disk written: $mark" 30
 	vm_wait '\[guest web\] nbguest: web: ready' 60
