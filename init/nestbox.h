@@ -44,6 +44,9 @@ void	 text_init(struct text *, char *buf, size_t size);
 void	 text_add(struct text *, const char *fmt, ...) NB_PRINTF(2, 3);
 int	 text_done(const struct text *);	/* length; -1, ENOSPC if it did not fit */
 int	 write_file(const char *path, const void *data, size_t len, mode_t mode);	/* atomic */
+struct sockaddr_un;
+int	 unix_addr(struct sockaddr_un *, const char *path);	/* ENAMETOOLONG */
+void	 put_le32(uint8_t *p, uint32_t v);			/* little-endian */
 
 /* event.c: one epoll loop; every source is a struct event the caller owns. */
 struct event {

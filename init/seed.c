@@ -65,14 +65,6 @@ be16(uint8_t *p, uint16_t v)
 	p[1] = v;
 }
 
-static void
-le32(uint8_t *p, uint32_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-	p[2] = v >> 16;
-	p[3] = v >> 24;
-}
 
 static void
 be32(uint8_t *p, uint32_t v)
@@ -94,7 +86,7 @@ both16(uint8_t *p, uint16_t v)
 static void
 both32(uint8_t *p, uint32_t v)
 {
-	le32(p, v);
+	put_le32(p, v);
 	be32(p + 4, v);
 }
 
@@ -148,7 +140,7 @@ descriptor(uint8_t *p, int joliet, uint32_t sectors)
 	both16(p + 124, 1);			/* volume sequence number */
 	both16(p + 128, SECTOR);
 	both32(p + 132, PATH_TABLE_SIZE);
-	le32(p + 140, joliet ? LBA_JLPATH : LBA_LPATH);
+	put_le32(p + 140, joliet ? LBA_JLPATH : LBA_LPATH);
 	be32(p + 148, joliet ? LBA_JMPATH : LBA_MPATH);
 	dirrec(p + 156, joliet ? LBA_JROOT : LBA_ROOT, SECTOR, 1, &root_id, 1);
 	field(p + 190, 128, "", joliet);	/* volume set */
@@ -173,7 +165,7 @@ path_table(uint8_t *p, uint32_t root, int msb)
 		be32(p + 2, root);
 		be16(p + 6, 1);
 	} else {
-		le32(p + 2, root);
+		put_le32(p + 2, root);
 		le16(p + 6, 1);
 	}
 }

@@ -9,6 +9,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "nestbox.h"
 
 /*
@@ -227,4 +230,27 @@ str_quote(const char *s, char *buf, size_t size)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+/* The address of the unix socket at path; ENAMETOOLONG if it does not fit. */
+int
+unix_addr(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun->sun_path, path, strlen(path));
+	return 0;
+}
+
+void
+put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
 }

@@ -781,11 +781,12 @@ static int
 con_open(struct vm *v)
 {
 	struct sockaddr_un	 sun;
+	char			 path[128];
 	int			 fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/console.sock", v->run);
+	snprintf(path, sizeof(path), "%s/console.sock", v->run);
+	if (unix_addr(&sun, path) == -1)
+		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 && errno != EINPROGRESS) {
@@ -1030,6 +1031,17 @@ qemu_exited(struct child *c, int status)
 
 /* --- the machine ----------------------------------------------------------- */
 
+/* Starts v afresh: wanted, no backoff, no old error. */
+static void
+vm_begin(struct vm *v)
+{
+	v->want = 1;
+	v->delay = 0;
+	v->error[0] = '\0';
+	vm_set(v, VM_PENDING);
+	vm_advance(v);
+}
+
 /*
  * Moves v on from where it is: to its next preparation step, to QEMU, or,
  * stopped, to its next declaration or to being freed.
@@ -1045,26 +1057,16 @@ vm_advance(struct vm *v)
 		if (!(vms.shutting && v->state == VM_FAILED))
 			vm_set(v, VM_STOPPED);
 		timer_set(&v->timer, 0);
-		if (v->again && !v->has_next && !vms.shutting) {
+		if ((v->again || v->has_next) && !vms.shutting) {
+			/* a restart: with the changed declaration, if there is one */
+			if (v->has_next) {
+				guest_clear(&v->g);
+				v->g = v->next;
+				memset(&v->next, 0, sizeof(v->next));
+				v->has_next = 0;
+			}
 			v->again = 0;
-			v->want = 1;
-			v->delay = 0;
-			v->error[0] = '\0';
-			vm_set(v, VM_PENDING);
-			vm_advance(v);
-			return;
-		}
-		if (v->has_next && !vms.shutting) {
-			guest_clear(&v->g);
-			v->g = v->next;
-			memset(&v->next, 0, sizeof(v->next));
-			v->has_next = 0;
-			v->again = 0;
-			v->want = 1;
-			v->delay = 0;
-			v->error[0] = '\0';
-			vm_set(v, VM_PENDING);
-			vm_advance(v);
+			vm_begin(v);
 			return;
 		}
 		if (v->removed)
@@ -1551,12 +1553,10 @@ vms_gone(void)
 /* --- status, guest attributes ---------------------------------------------- */
 
 static cJSON *
-vm_json(const struct vm *v, int brief)
+vm_json(const struct vm *v)
 {
 	cJSON		*o = cJSON_CreateObject();
-	char		 mac[18], path[160], *text;
-	unsigned long	 kib;
-	size_t		 len;
+	char		 mac[18], path[160];
 
 	if (o == NULL)
 		return NULL;
@@ -1582,21 +1582,10 @@ vm_json(const struct vm *v, int brief)
 		cJSON_AddStringToObject(o, "last_error", v->error);
 	else
 		cJSON_AddNullToObject(o, "last_error");
-	if (v->qemu.pid != 0) {
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)v->qemu.pid);
-		if ((text = read_file(path, 64 * 1024, &len)) != NULL) {
-			if (proc_status_kib(text, "VmRSS", &kib) == 0)
-				cJSON_AddNumberToObject(o, "qemu_rss_kib", (double)kib);
-			free(text);
-		}
-		/* brief renders (the guest attribute) skip this: smaps is long */
-		snprintf(path, sizeof(path), "/proc/%d/smaps", (int)v->qemu.pid);
-		if (!brief && (text = read_file(path, 4 << 20, &len)) != NULL) {
-			if (smaps_beyond_guest(text, (unsigned long)(v->g.memory >> 10),
-			    &kib) == 0)
-				cJSON_AddNumberToObject(o, "qemu_overhead_kib", (double)kib);
-			free(text);
-		}
+	/* vm_sample()'s, not /proc read again at every rewrite of the file */
+	if (v->sample_rss != 0) {
+		cJSON_AddNumberToObject(o, "qemu_rss_kib", (double)v->sample_rss);
+		cJSON_AddNumberToObject(o, "qemu_overhead_kib", (double)v->sample_overhead);
 	}
 	snprintf(path, sizeof(path), "%s/console.log", v->dir);
 	cJSON_AddStringToObject(o, "console_log", path);
@@ -1658,7 +1647,7 @@ render(cJSON *obj, int brief)
 			}
 			continue;
 		}
-		if ((o = vm_json(v, 0)) != NULL)
+		if ((o = vm_json(v)) != NULL)
 			cJSON_AddItemToObject(list, v->g.name, o);
 	}
 }
@@ -1759,7 +1748,7 @@ ctl_status(const char *name)
 			errno = ENOENT;
 			return NULL;
 		}
-		if ((o = vm_json(v, 0)) == NULL)
+		if ((o = vm_json(v)) == NULL)
 			return NULL;
 		cJSON_AddStringToObject(o, "name", v->g.name);
 	}
@@ -1815,11 +1804,8 @@ ctl_action(const char *name, const char *verb)
 			vm_stop(v, stop_deadline());
 			return 0;
 		}
-		v->want = 1;
 		timer_set(&v->timer, 0);
-		v->error[0] = '\0';
-		vm_set(v, VM_PENDING);
-		vm_advance(v);
+		vm_begin(v);
 	} else {
 		errno = EINVAL;
 		return -1;
