@@ -26,7 +26,13 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include "nestbox.h"
+#include "core/core.h"
+#include "sys/sys.h"
+#include "md/md.h"
+#include "net/net.h"
+#include "ctl/ctl.h"
+#include "guest/guest.h"
+#include "tools/tools.h"
 
 static void
 sig_child(int sig)
@@ -94,7 +100,9 @@ signal_read(struct event *ev, uint32_t events)
 
 static struct event sigev = { -1, signal_read, NULL };
 
-static const struct status_conf status_conf = { STATUS_PATH, kvm_status, "eth0" };
+/* the metadata client's transport and its effects on the system */
+static const struct md_ops md_ops = { md_http_start, hostname_set, net_alias_routes };
+static const struct status_conf status_conf = { STATUS_PATH, kvm_status, "eth0", dnsmasq_pid };
 
 static int
 signals_init(const sigset_t *all)
@@ -186,7 +194,7 @@ main(int argc, char *argv[])
 		fatalx("no event loop");
 	if (signals_init(&all) == -1)
 		fatal("signalfd");
-	if (shutdown_init(NULL) == -1)
+	if (shutdown_init(NULL, unmount_all) == -1)
 		fatal("shutdown: timer");
 
 	if (cpu_read("/proc/cpuinfo", &cpu) == -1) {
@@ -199,7 +207,7 @@ main(int argc, char *argv[])
 		kvm_init(&cpu);
 	}
 	/* the metadata client starts with eth0's first lease */
-	metadata_init(&md_http);
+	metadata_init(&md_ops);
 	if (status_init(&status_conf) == -1)
 		log_warnx("status: no status.json");
 	/* the state partition: downloads, overlays, console logs */

@@ -1,4 +1,4 @@
-# nestbox-fetch (init/fetch_curl.c): the image's init binary under that name,
+# nestbox-fetch (init/tools/nestbox-fetch.c): the image's init binary under that name,
 # the child PID 1 runs to download a guest's image. It is static, so it runs
 # here, against a small HTTP server on 127.0.0.1 that answers Range requests
 # (and, on some paths, answers them wrongly) and logs every request.

@@ -6,7 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nestbox.h"
+#include "core/core.h"
+#include "sys/sys.h"
+#include "md/md.h"
+#include "net/net.h"
+#include "ctl/ctl.h"
+#include "guest/guest.h"
+#include "tools/tools.h"
 #include "fuzz.h"
 
 static void

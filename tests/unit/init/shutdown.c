@@ -92,7 +92,7 @@ reset(void)
 	kill_result = 0;
 	victim = 0;
 	pending = NULL;
-	assert_int_equal(shutdown_init(&fake), 0);
+	assert_int_equal(shutdown_init(&fake, NULL), 0);
 }
 
 static void

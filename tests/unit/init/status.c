@@ -92,7 +92,7 @@ static void
 fresh(const char *path, const char *(*kvm)(void))
 {
 	static char		 nowhere[4096];
-	struct status_conf	 c = { path, kvm, "nb-none0" };
+	struct status_conf	 c = { path, kvm, "nb-none0", NULL };
 
 	if (path == NULL) {
 		/* a file in a directory that is not there, never STATUS_PATH */

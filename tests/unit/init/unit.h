@@ -8,7 +8,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "nestbox.h"
+#include "core/core.h"
+#include "sys/sys.h"
+#include "md/md.h"
+#include "net/net.h"
+#include "ctl/ctl.h"
+#include "guest/guest.h"
+#include "tools/tools.h"
 
 #define NTESTS(a)	(sizeof(a) / sizeof((a)[0]))
 

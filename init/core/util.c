@@ -1,0 +1,256 @@
+/* Small helpers shared by the subsystems. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "core/core.h"
+
+/*
+ * Reads a whole file into a NUL-terminated buffer. Files in /proc report a
+ * size of 0, so this reads until EOF and fails with EFBIG past max bytes
+ * rather than trusting st_size.
+ */
+char *
+read_file(const char *path, size_t max, size_t *len)
+{
+	char	*buf = NULL, *p;
+	size_t	 cap = 0, n = 0;
+	ssize_t	 r;
+	int	 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			if (cap == max + 1) {	/* one byte more than allowed */
+				errno = EFBIG;
+				goto err;
+			}
+			cap = cap ? cap * 2 : 4096;
+			if (cap > max + 1)
+				cap = max + 1;
+			if ((p = realloc(buf, cap + 1)) == NULL)
+				goto err;
+			buf = p;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			goto err;
+		if (r == 0)
+			break;
+		n += r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (len != NULL)
+		*len = n;
+	return buf;
+err:
+	saved = errno;
+	free(buf);
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+/* Reads at most size-1 bytes: enough of a file whose head is all we need. */
+ssize_t
+read_head(const char *path, char *buf, size_t size)
+{
+	size_t	 n = 0;
+	ssize_t	 r;
+	int	 fd, saved;
+
+	if (size == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	while (n < size - 1) {
+		r = read(fd, buf + n, size - 1 - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * Returns the next line of [*cursor, end) with its newline replaced by NUL,
+ * and advances *cursor. The buffer must have a byte at end to hold the NUL
+ * of an unterminated last line (read_file's buffers do).
+ */
+char *
+next_line(char **cursor, char *end)
+{
+	char	*line = *cursor, *nl;
+
+	if (line >= end)
+		return NULL;
+	if ((nl = memchr(line, '\n', end - line)) == NULL)
+		nl = end;
+	*nl = '\0';
+	*cursor = nl + 1;
+	return line;
+}
+
+uint64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A text buffer for the generators: text_add() appends like snprintf and
+ * remembers an overflow, so a generator checks once, in text_done().
+ */
+void
+text_init(struct text *t, char *buf, size_t size)
+{
+	t->buf = buf;
+	t->size = size;
+	t->len = 0;
+	t->full = size == 0;
+	if (size > 0)
+		buf[0] = '\0';
+}
+
+void
+text_add(struct text *t, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (t->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= t->size - t->len) {
+		t->full = 1;
+		t->buf[t->len] = '\0';	/* no half lines */
+		return;
+	}
+	t->len += n;
+}
+
+/* The text's length, or -1 with ENOSPC if it did not fit. */
+int
+text_done(const struct text *t)
+{
+	if (t->full) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return (int)t->len;
+}
+
+/*
+ * Replaces path with len bytes of data, atomically: a reader sees the old
+ * file or the new one, never a part (a temporary file, then rename(2)).
+ */
+int
+write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char		 tmp[4096];
+	const char	*p = data;
+	ssize_t		 w;
+	int		 fd, saved;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) == -1)
+		return -1;
+	while (len > 0) {
+		if ((w = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto err;
+		}
+		p += w;
+		len -= w;
+	}
+	if (fchmod(fd, mode) == -1)
+		goto err;
+	w = close(fd);
+	fd = -1;
+	if (w == -1 || rename(tmp, path) == -1)
+		goto err;
+	return 0;
+err:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+/* A user's string, fit for a message: printable ASCII (anything else as
+ * '?'), cut at 40 bytes with "...". Returns buf. */
+const char *
+str_quote(const char *s, char *buf, size_t size)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; s[i] != '\0' && o + 4 < size; i++) {
+		if (i == 40) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* The address of the unix socket at path; ENAMETOOLONG if it does not fit. */
+int
+unix_addr(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun->sun_path, path, strlen(path));
+	return 0;
+}
+
+void
+put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
+}

@@ -1,0 +1,234 @@
+/*
+ * guest/: the L2 guests: the nestbox-guests declaration, QEMU's command
+ * line and QMP, sources made into files, and the guests at run time.
+ *
+ * Unless a comment says otherwise, functions return 0 on success and -1
+ * with errno set on failure.
+ */
+#ifndef NESTBOX_GUEST_H
+#define NESTBOX_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#include "core/core.h"
+#include "md/md.h"
+#include "sys/sys.h"
+#include "net/net.h"
+#include "ctl/ctl.h"
+
+/*
+ * guest.c: the nestbox-guests declaration (docs/guests.md), parsed and
+ * checked without side effects. An invalid guest is reported ("guest NAME:
+ * FIELD: reason") and left out; the valid ones are kept. A document-level
+ * error ("nestbox-guests: ...") rejects the whole document.
+ */
+#define GUESTS_VERSION		1
+#define GUESTS_DOC_MAX		(256 * 1024)
+#define GUESTS_MAX		64
+#define GUEST_VCPUS_MAX		64
+#define GUEST_MEM_MIN		(64ULL << 20)
+#define GUEST_MEM_MAX		(1ULL << 40)
+#define GUEST_DISKS_MAX		8
+#define GUEST_DISK_SIZE_MAX	(64ULL << 40)
+#define GUEST_FORWARDS_MAX	32
+#define GUEST_QEMU_ARGS_MAX	32
+#define GUEST_QEMU_ARG_LEN	256
+#define GUEST_SOURCE_MAX	2048
+#define GUEST_CMDLINE_MAX	4096
+#define GUEST_USERDATA_MAX	(64 * 1024)
+#define GUEST_METADATA_MAX	(16 * 1024)
+#define GUEST_ERR_MAX		320
+enum source_kind { SRC_NONE, SRC_HTTPS, SRC_HTTP, SRC_GS, SRC_PD, SRC_STATE };
+enum disk_format { FMT_RAW, FMT_QCOW2 };
+enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+enum accel_mode { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
+struct guest_source {
+	enum source_kind kind;		/* SRC_NONE: not given */
+	char		*uri;		/* as declared, heap */
+	const char	*ref;		/* into uri, past "gs://", "pd:", "state:" */
+	char		 sha256[65];	/* lower case; "" if not given */
+};
+struct guest_disk {
+	struct guest_source src;
+	enum disk_format format;
+	int		 overlay;	/* a qcow2 overlay on the state partition */
+	uint64_t	 size;		/* bytes; 0: as it is */
+};
+struct guest_forward {
+	enum fwd_proto	 proto;		/* FWD_TCP or FWD_UDP */
+	uint32_t	 alias_ip;	/* host order; 0: the L1's primary address */
+	uint16_t	 port, guest_port;
+};
+struct guest {
+	char		 name[GUEST_NAME_MAX];
+	unsigned	 index;		/* 1-based, in the document */
+	unsigned	 vcpus;
+	uint64_t	 memory;	/* bytes, a whole number of MiB */
+	struct guest_disk disks[GUEST_DISKS_MAX];
+	size_t		 ndisks;
+	struct guest_source kernel, initrd;
+	char		*cmdline;	/* NULL: none */
+	uint8_t		 mac[6];
+	int		 mac_derived;	/* from the name, not declared */
+	uint32_t	 ip;		/* host order; 0: by DHCP */
+	uint32_t	 alias_ip;	/* host order; 0: none */
+	struct guest_forward forwards[GUEST_FORWARDS_MAX];
+	size_t		 nforwards;
+	enum restart_policy restart;
+	enum accel_mode	 accel;
+	int		 cloud_init;
+	char		*user_data, *meta_data;	/* NULL: not given */
+	char		*qemu_args[GUEST_QEMU_ARGS_MAX];
+	size_t		 nqemu_args;
+	char		*decl;		/* the guest's JSON, compact: equal means unchanged */
+};
+struct guest_set {
+	struct guest	*v;
+	size_t		 n;
+};
+struct guest_errors {
+	char		**v;		/* messages, heap */
+	size_t		 n;
+	size_t		 invalid;	/* guests left out */
+	int		 document;	/* the whole document was rejected */
+};
+int	 guests_parse(const char *json, size_t len, struct guest_set *,
+	    struct guest_errors *);	/* -1: EINVAL (document) or ENOMEM */
+int	 guests_check_net(struct guest_set *, const struct netconf *,
+	    struct guest_errors *);	/* drops guests whose ip does not fit; count */
+void	 guests_free(struct guest_set *);
+void	 guest_clear(struct guest *);		/* frees its parts, zeroes it */
+void	 guest_errors_free(struct guest_errors *);
+int	 guest_size_parse(const char *s, uint64_t *bytes);	/* "512M", "2GiB" */
+int	 guest_qemu_arg_ok(const char *opt, const char *val, char *why, size_t size);
+const char *guest_mac_str(const uint8_t mac[6], char buf[18]);
+const char *restart_str(enum restart_policy);
+const char *accel_str(enum accel_mode);
+
+/*
+ * qemu.c: a guest's QEMU command line, built without side effects into the
+ * caller's buffers. The paths come from struct qemu_env: the supervisor
+ * resolves sources (downloads, overlays, persistent disks) before it.
+ */
+#define QEMU_BIN		"/usr/bin/qemu-system-x86_64"
+#define QEMU_FIRMWARE		"/usr/share/qemu"
+#define QEMU_ARGV_MAX		160
+#define QEMU_BUF_MAX		(16 * 1024)
+struct qemu_env {
+	const char	*bin;		/* NULL: QEMU_BIN */
+	const char	*run_dir;	/* the guest's sockets: qmp.sock, console.sock */
+	const char	*console_log;	/* the serial console's log file */
+	const char	*firmware;	/* NULL: QEMU_FIRMWARE */
+	const char	*tap;		/* the tap on virbr0 */
+	int		 kvm;		/* /dev/kvm is usable */
+	int		 vhost;		/* /dev/vhost-net exists */
+	int		 direct_io;	/* the state partition takes O_DIRECT */
+	const char	*disk[GUEST_DISKS_MAX];	/* per disk: the file QEMU opens */
+	const char	*kernel, *initrd;	/* direct boot, when the guest has it */
+	const char	*seed;		/* the NoCloud seed image; NULL: none */
+};
+int	 qemu_argv(const struct guest *, const struct qemu_env *, char *buf,
+	    size_t size, char **argv, size_t maxargv);	/* argc; ENOSPC, EINVAL */
+int	 qemu_uses_kvm(const struct guest *, const struct qemu_env *);
+
+/*
+ * qmp.c: QEMU's machine protocol. qmp_parse reads one reply line (pure,
+ * fuzzed); struct qmp is a client in the event loop: it connects to a
+ * guest's qmp.sock, negotiates capabilities and sends commands, reporting
+ * events and the connection's end to its owner.
+ */
+#define QMP_LINE_MAX		(64 * 1024)
+enum qmp_kind { QMP_GREETING, QMP_RETURN, QMP_ERROR, QMP_EVENT };
+struct qmp_msg {
+	enum qmp_kind	 kind;
+	char		 event[64];	/* QMP_EVENT: "SHUTDOWN", "POWERDOWN", ... */
+	char		 error[160];	/* QMP_ERROR: class and desc */
+	long		 id;		/* our "id" echoed back; -1: none */
+	int		 guest;		/* SHUTDOWN: "guest": true */
+};
+struct qmp {
+	struct event	 ev;
+	int		 ready;		/* capabilities negotiated */
+	char		 in[QMP_LINE_MAX];
+	size_t		 inlen;
+	char		 out[1024];	/* commands waiting for the connection */
+	size_t		 outlen;
+	long		 next_id;
+	void		(*on_msg)(struct qmp *, const struct qmp_msg *);	/* NULL: none */
+	void		(*on_close)(struct qmp *);	/* EOF or error; fd closed */
+	void		 *arg;
+};
+int	 qmp_parse(const char *line, size_t len, struct qmp_msg *);	/* EINVAL */
+int	 qmp_open(struct qmp *, const char *path);	/* ENOENT, ECONNREFUSED: not yet */
+int	 qmp_command(struct qmp *, const char *execute);	/* id, queued until ready */
+void	 qmp_close(struct qmp *);			/* no on_close */
+
+/*
+ * seed.c: a cloud-init NoCloud seed, an ISO 9660 image labelled "cidata"
+ * holding user-data, meta-data (and network-config when given). Pure.
+ */
+int	 seed_iso(const char *user_data, const char *meta_data, const char *network_config,
+	    uint8_t **out, size_t *len);		/* malloc'd; ENOMEM, EFBIG */
+
+/*
+ * fetch.c: a guest's sources made into local files. Downloads run as a
+ * child process, `nestbox-fetch` (the init binary under that name), as an
+ * unprivileged user: libcurl writes NAME.part, the sha256 is checked, then
+ * rename(2); an interrupted download resumes with a Range request. The
+ * child's exit status says how it ended, its stderr (progress, errors)
+ * goes to the log.
+ */
+#define FETCH_BIN		"/usr/libexec/nestbox/nestbox-fetch"
+#define FETCH_UID		900	/* user nestbox-fetch */
+#define GCS_API			"https://storage.googleapis.com/storage/v1/b/"
+#define MD_TOKEN_PATH		"instance/service-accounts/default/token"
+enum fetch_status {		/* nestbox-fetch's exit status */
+	FETCH_OK = 0,
+	FETCH_ERROR = 1,	/* transport, HTTP status; retried later */
+	FETCH_MISMATCH = 2,	/* the sha256 differs: not retried */
+	FETCH_NOSPACE = 3,	/* the state partition is full */
+	FETCH_USAGE = 64,
+};
+int	 fetch_cache_path(const struct guest_source *, char *buf, size_t size);	/* under STATE_IMAGES */
+int	 gcs_url(const char *ref, const char *api, char *buf, size_t size);	/* "bucket/object" */
+int	 pd_find(const char *sysblock, const char *devname, char *buf, size_t size);	/* /dev/sdb; ENOENT */
+int	 pd_nvme_name(const void *id, size_t len, char *name, size_t size);	/* Identify Namespace */
+
+/*
+ * vm.c: the guests at run time. Each declared guest has a state machine;
+ * every metadata change computes a plan against what runs and applies it.
+ */
+enum vm_state {
+	VM_PENDING,		/* declared, not yet worked on */
+	VM_FETCHING,		/* sources being downloaded */
+	VM_STARTING,		/* QEMU exec'd, QMP not yet up */
+	VM_RUNNING,
+	VM_STOPPING,		/* system_powerdown sent, waiting */
+	VM_STOPPED,		/* by policy, by `nestbox stop`, or exited cleanly */
+	VM_FAILED,		/* a permanent error: bad source, sha256 mismatch */
+	VM_BACKOFF,		/* exited; restarting after a delay */
+};
+enum plan_op { PLAN_KEEP, PLAN_START, PLAN_STOP, PLAN_RESTART };
+struct plan_item {
+	enum plan_op	 op;
+	const char	*name;
+};
+struct vm_have {			/* what runs now, for the plan */
+	const char	*name;
+	const char	*decl;
+};
+const char *vm_state_str(enum vm_state);
+const char *plan_op_str(enum plan_op);
+size_t	 vm_plan(const struct vm_have *, size_t nhave, const struct guest_set *want,
+	    struct plan_item *out, size_t max);	/* the number of items */
+/* the supervisor's step: the next state after an exit, for the policy */
+enum vm_state vm_after_exit(enum restart_policy, int status, int wanted_stop);
+/* /proc/PID/smaps: the RSS of a QEMU beyond its guest's RAM (the largest
+ * mapping of at least guest_kib, left out); EINVAL: no mapping parsed */
+int	 smaps_beyond_guest(const char *smaps, unsigned long guest_kib, unsigned long *kib);
+int	 vm_init(void);			/* metadata listener, shutdown hook, status */
+
+#endif /* NESTBOX_GUEST_H */

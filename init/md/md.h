@@ -1,0 +1,150 @@
+/*
+ * md/: the GCE metadata server: the client and its libcurl transport, and
+ * what nestbox reports back (status.json, guest attributes).
+ *
+ * Unless a comment says otherwise, functions return 0 on success and -1
+ * with errno set on failure.
+ */
+#ifndef NESTBOX_MD_H
+#define NESTBOX_MD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#include "core/core.h"
+
+/*
+ * metadata.c: the GCE metadata client. Every reply is checked here
+ * (status, Metadata-Flavor, size, ETag); a transport only moves bytes:
+ * metadata_http.c is libcurl in the event loop, the unit tests use a fake.
+ */
+#define MD_BASE		"http://169.254.169.254/computeMetadata/v1/"
+#define MD_VALUE_MAX	(256 * 1024)	/* GCE's limit for one value */
+#define MD_DOC_MAX	(512 * 1024)	/* and for all of one resource's */
+#define MD_CONNECT_MS	2000
+#define MD_TIMEOUT_MS	10000		/* a plain GET, all of it */
+#define MD_WATCH_SEC	60		/* timeout_sec of the watch; the client waits 10 s more */
+#define MD_BACKOFF_MIN	100		/* ms, doubling per failed attempt ... */
+#define MD_BACKOFF_MAX	10000		/* ... up to this; jitter takes up to half off */
+#define MD_ETAG_MAX	64
+#define MD_ERR_MAX	160
+#define MD_KEY_MAX	127
+#define MD_LISTENERS	8
+enum md_result {
+	MD_OK,			/* 200 with Metadata-Flavor: Google */
+	MD_UNSET,		/* 404: the key is not set */
+	MD_RETRY,		/* 5xx, 429, no reply: retried with backoff */
+	MD_FAIL,		/* 403, other statuses, no flavor, too big: reported */
+};
+struct md_reply {			/* what the transport got */
+	long		 status;	/* HTTP status; 0: no reply at all */
+	int		 flavor;	/* "Metadata-Flavor: Google" was in it */
+	int		 toobig;	/* the body went over the request's max */
+	char		 etag[MD_ETAG_MAX];
+	const char	*body;		/* NUL-terminated, the transport's */
+	size_t		 len;
+	char		 error[MD_ERR_MAX];	/* the transport's, when status is 0 */
+};
+struct md_req {
+	const char	*name;		/* for the log: "hostname" */
+	char		 path[512];	/* under MD_BASE, with the query */
+	const char	*put;		/* the body of a PUT; NULL: GET */
+	size_t		 max;		/* longest body accepted */
+	uint64_t	 timeout;	/* ms, the whole request */
+	int		 once;		/* MD_RETRY goes to done() too, no retry */
+	void		(*done)(struct md_req *, enum md_result, const struct md_reply *);
+	void		*arg;
+	/* the client's */
+	int		 busy;		/* in flight */
+	int		 waiting;	/* for the retry timer */
+	unsigned	 attempt;	/* failed attempts in a row */
+	int		 failed;	/* done() found the reply wanting */
+	uint64_t	 started;	/* now_ms() of the last attempt */
+	char		 lasterr[MD_ERR_MAX];	/* logged once */
+	struct timer	 retry;
+	int		 timer_ok;
+};
+struct md_ops {				/* what the client does to the world */
+	int	(*start)(struct md_req *);	/* send; metadata_reply() later */
+	int	(*sethostname)(const char *);	/* hostname_set; NULL: nothing */
+	int	(*aliases)(const char *const cidrs[], size_t n);	/* net_alias_routes */
+};
+struct attr {
+	char		*key;
+	char		*value;		/* strings as they are, other JSON as text */
+};
+struct attrs {				/* instance/ or project/attributes/ */
+	struct attr	*v;
+	size_t		 n;
+	size_t		 bad;		/* members skipped: bad key or value */
+};
+struct md_stats {
+	const char	*watch;		/* "idle", "reading", "watching", "retrying" */
+	char		 etag[MD_ETAG_MAX];	/* of the attributes we have: "NONE" */
+	char		 error[MD_ERR_MAX];	/* the last one, "" if none */
+	unsigned long	 requests, errors, changes;
+	uint64_t	 first_reply;	/* now_ms() of the first reply; 0: none yet */
+	int		 preemptible;	/* -1: not known */
+	char		 hostname[64];
+};
+int	 md_http_start(struct md_req *);	/* md/http.c: libcurl, md_ops.start */
+enum md_result md_classify(const struct md_reply *, char *why, size_t size);
+uint64_t md_backoff(unsigned attempt, uint32_t rnd);	/* ms before the next try */
+int	 md_key_valid(const char *);
+int	 md_etag_valid(const char *);
+int	 hostname_parse(const char *reply, size_t len, char name[64]);	/* EINVAL */
+int	 hostname_set(const char *);	/* sethostname(2), /etc/hostname; logs */
+int	 attrs_parse(const char *json, size_t len, struct attrs *);	/* EINVAL: not an object */
+const char *attrs_get(const struct attrs *, const char *key);		/* NULL: unset */
+void	 attrs_free(struct attrs *);
+int	 aliases_parse(const char *json, size_t len, char (*v)[19], size_t max, size_t *n);
+int	 metadata_init(const struct md_ops *);	/* resets everything */
+void	 metadata_start(void);		/* the network is up: read and watch; again: retry now */
+int	 md_request(struct md_req *);	/* EBUSY: this one is in flight */
+void	 metadata_reply(struct md_req *, const struct md_reply *);	/* the transport's answer */
+void	 metadata_on_attributes(void (*)(const struct attrs *instance));
+const char *metadata_attr(const char *key);	/* instance, else project; NULL: unset */
+const struct attrs *metadata_attrs(int project);
+const struct md_stats *metadata_stats(void);
+int	 metadata_aliases(char (**v)[19], size_t *n);	/* alias IP ranges of nic0 */
+const char *libraries_version(void);	/* metadata_http.c: "libcurl/... cJSON/..." */
+
+/*
+ * status.c: /run/nestbox/status.json, rewritten (atomically) soon after a
+ * status_changed(); a summary as the guest attribute nestbox/status when
+ * enable-guest-attributes is TRUE, at most 10 writes a minute.
+ */
+#define STATUS_PATH	"/run/nestbox/status.json"
+#define STATUS_GA_PATH	"instance/guest-attributes/nestbox/status"
+#define STATUS_GA_BURST	3
+#define STATUS_GA_EVERY	6000		/* ms per write, on average: 10 a minute */
+struct cJSON;
+struct status_section {		/* a subsystem's part of the status */
+	const char	*name;
+	/* adds its fields to obj; brief: only what changes rarely (no counters) */
+	void		(*render)(struct cJSON *obj, int brief);
+	struct status_section *next;
+};
+struct status_conf {
+	const char	*path;		/* NULL: STATUS_PATH */
+	const char	*(*kvm)(void);	/* kvm.c's kvm_status(); NULL: "unknown" */
+	const char	*ifname;	/* NULL: "eth0" */
+	pid_t		(*dnsmasq_pid)(void);	/* its memory is sampled; NULL: none */
+};
+struct bucket {				/* a token bucket, as GCRA: integers only */
+	uint64_t	 every;		/* ms per token */
+	unsigned	 burst;
+	uint64_t	 tat;		/* the theoretical arrival time */
+};
+uint64_t bucket_take(struct bucket *, uint64_t now);	/* 0: taken; else ms to wait */
+int	 route_gateway(const char *text, const char *ifname, uint32_t *gw);	/* /proc/net/route */
+int	 proc_status_kib(const char *text, const char *field, unsigned long *kib);	/* /proc/PID/status */
+int	 status_init(const struct status_conf *);	/* NULL: off */
+void	 status_section_add(struct status_section *);
+char	*status_render(int brief);	/* JSON, free() it; NULL: ENOMEM */
+int	 status_write(void);		/* now */
+void	 status_changed(void);		/* soon, once for many calls */
+
+#endif /* NESTBOX_MD_H */

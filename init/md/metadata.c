@@ -1,0 +1,691 @@
+/*
+ * The GCE metadata client: what to ask, how to judge a reply, when to ask
+ * again. The bytes move through a transport (metadata_http.c, libcurl in
+ * the event loop; a fake in the unit tests), which hands every reply to
+ * metadata_reply(). Nothing here blocks.
+ *
+ * A reply counts only with "Metadata-Flavor: Google" in it, as the guest
+ * agent checks: without it, it did not come from the metadata server. 404
+ * means unset. 5xx, 429 and no reply at all are retried with a capped
+ * exponential backoff with jitter (100 ms doubling to 10 s, up to half of
+ * it taken off at random) so a restarted metadata server is not hit by
+ * every client at once; 403, other statuses and bodies over their limit
+ * are reported, once per distinct error, not once per retry.
+ *
+ * At network ready (metadata_start) it reads instance/hostname, the project
+ * attributes, the alias IP ranges and the scheduling, and watches the
+ * instance attributes: a first read, then wait_for_change with the ETag of
+ * what it has, as the guest agent does. Each change is parsed and given to
+ * the listeners.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/random.h>
+
+#include <cjson/cJSON.h>
+
+#include "md/md.h"
+
+#define WATCH_QUERY	"?recursive=true&alt=json"
+#define WATCH_QUICK	1000	/* an unchanged reply sooner than this: back off */
+
+static const struct md_ops *ops;
+static struct md_stats	 stats;
+static struct attrs	 inst, proj;
+static int		 have_inst, started;
+static void		(*listeners[MD_LISTENERS])(const struct attrs *);
+static size_t		 nlisteners;
+static char		 (*aliases)[19];
+static size_t		 naliases;
+static uint32_t		 rng;
+
+static struct md_req	 hostname_req, watch_req, project_req, aliases_req, sched_req;
+
+/* xorshift32: only for jitter, never for anything secret. */
+static uint32_t
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 17;
+	rng ^= rng << 5;
+	return rng;
+}
+
+/*
+ * What a reply means. why gets a one-line reason for anything but MD_OK
+ * and MD_UNSET. A body over its limit is an error, never cut short.
+ */
+enum md_result
+md_classify(const struct md_reply *r, char *why, size_t size)
+{
+	if (r->status == 0) {
+		snprintf(why, size, "no reply: %s", r->error[0] ? r->error : "unknown error");
+		return MD_RETRY;
+	}
+	if (!r->flavor) {
+		snprintf(why, size, "reply (status %ld) without Metadata-Flavor: Google", r->status);
+		return MD_FAIL;
+	}
+	if (r->toobig) {
+		snprintf(why, size, "reply (status %ld) over its size limit", r->status);
+		return MD_FAIL;
+	}
+	if (r->status == 200) {
+		why[0] = '\0';
+		return MD_OK;
+	}
+	if (r->status == 404) {
+		why[0] = '\0';
+		return MD_UNSET;
+	}
+	if (r->status >= 500 || r->status == 429) {
+		snprintf(why, size, "server busy (status %ld)", r->status);
+		return MD_RETRY;
+	}
+	if (r->status == 403)
+		snprintf(why, size, "refused (status 403)");
+	else
+		snprintf(why, size, "unexpected status %ld", r->status);
+	return MD_FAIL;
+}
+
+/*
+ * The wait before attempt+1: MD_BACKOFF_MIN doubled per failed attempt,
+ * capped at MD_BACKOFF_MAX, then "equal jitter": somewhere in [d/2, d].
+ */
+uint64_t
+md_backoff(unsigned attempt, uint32_t r)
+{
+	uint64_t	 d = MD_BACKOFF_MIN;
+
+	while (attempt-- > 0 && d < MD_BACKOFF_MAX)
+		d *= 2;
+	if (d > MD_BACKOFF_MAX)
+		d = MD_BACKOFF_MAX;
+	return d / 2 + r % (d / 2 + 1);
+}
+
+/* GCE's attribute keys: 1-127 of [A-Za-z0-9_-]. */
+int
+md_key_valid(const char *k)
+{
+	size_t	 n;
+
+	for (n = 0; k[n] != '\0'; n++)
+		if (!isalnum((unsigned char)k[n]) && k[n] != '-' && k[n] != '_')
+			return 0;
+	return n > 0 && n <= MD_KEY_MAX;
+}
+
+/* An ETag goes back into a URL: only letters and digits, and not too long. */
+int
+md_etag_valid(const char *e)
+{
+	size_t	 n;
+
+	for (n = 0; e[n] != '\0'; n++)
+		if (!isalnum((unsigned char)e[n]))
+			return 0;
+	return n > 0 && n < MD_ETAG_MAX;
+}
+
+/*
+ * instance/hostname is the FQDN ("nestbox-1.us-central1-a.c.p.internal");
+ * the host name is its first label, which must be an RFC 1123 label: 1-63
+ * letters, digits and hyphens, not starting or ending with a hyphen.
+ */
+int
+hostname_parse(const char *reply, size_t len, char name[64])
+{
+	size_t	 i, n;
+
+	while (len > 0 && (reply[len - 1] == '\n' || reply[len - 1] == '\r'))
+		len--;
+	for (n = 0; n < len && reply[n] != '.'; n++)
+		;
+	if (n == 0 || n > 63 || reply[0] == '-' || reply[n - 1] == '-')
+		goto bad;
+	for (i = 0; i < len; i++) {
+		if (i == n)
+			continue;		/* the first dot */
+		if (!isalnum((unsigned char)reply[i]) && reply[i] != '-' &&
+		    (i < n || reply[i] != '.'))
+			goto bad;
+	}
+	memcpy(name, reply, n);
+	name[n] = '\0';
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+void
+attrs_free(struct attrs *a)
+{
+	size_t	 i;
+
+	for (i = 0; i < a->n; i++) {
+		free(a->v[i].key);
+		free(a->v[i].value);
+	}
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * A recursive attributes/ reply: one JSON object of key -> string. Other
+ * JSON values are kept as their text; members with a bad key or a value
+ * over MD_VALUE_MAX are skipped and counted. -1 (EINVAL) when it is not one
+ * JSON object with nothing after it; ENOMEM. *a is only set on success.
+ */
+int
+attrs_parse(const char *json, size_t len, struct attrs *a)
+{
+	struct attrs	 out;
+	cJSON		*doc, *m;
+	const char	*end;
+	char		*v;
+	size_t		 n;
+
+	memset(&out, 0, sizeof(out));
+	doc = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	if (doc == NULL || !cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		errno = EINVAL;
+		return -1;
+	}
+	while (end < json + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+		end++;
+	if (end < json + len && *end != '\0') {
+		cJSON_Delete(doc);
+		errno = EINVAL;
+		return -1;
+	}
+	n = (size_t)cJSON_GetArraySize(doc);
+	if (n > 0 && (out.v = calloc(n, sizeof(*out.v))) == NULL)
+		goto nomem;
+	cJSON_ArrayForEach(m, doc) {
+		if (m->string == NULL || !md_key_valid(m->string)) {
+			out.bad++;
+			continue;
+		}
+		if (cJSON_IsString(m))
+			v = strdup(m->valuestring);
+		else
+			v = cJSON_PrintUnformatted(m);
+		if (v == NULL)
+			goto nomem;
+		if (strlen(v) > MD_VALUE_MAX) {
+			free(v);
+			out.bad++;
+			continue;
+		}
+		out.v[out.n].value = v;
+		if ((out.v[out.n].key = strdup(m->string)) == NULL)
+			goto nomem;
+		out.n++;
+	}
+	cJSON_Delete(doc);
+	*a = out;
+	return 0;
+nomem:
+	if (out.v != NULL && out.v[out.n].value != NULL)
+		out.n++;	/* free the half-made member too */
+	attrs_free(&out);
+	cJSON_Delete(doc);
+	errno = ENOMEM;
+	return -1;
+}
+
+const char *
+attrs_get(const struct attrs *a, const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].key, key) == 0)
+			return a->v[i].value;
+	return NULL;
+}
+
+/*
+ * ip-aliases/?recursive=true&alt=json: a JSON list of "a.b.c.d/n" (or a
+ * bare address). At most max are kept; -1 (EINVAL) if it is not a list of
+ * such strings.
+ */
+int
+aliases_parse(const char *json, size_t len, char (*v)[19], size_t max, size_t *n)
+{
+	cJSON		*doc, *m;
+	const char	*s;
+	unsigned	 a, b, c, d, p;
+	char		 tail;
+	int		 k;
+
+	*n = 0;
+	if ((doc = cJSON_ParseWithLength(json, len)) == NULL || !cJSON_IsArray(doc))
+		goto bad;
+	cJSON_ArrayForEach(m, doc) {
+		if (!cJSON_IsString(m))
+			goto bad;
+		s = m->valuestring;
+		p = 32;
+		k = sscanf(s, "%3u.%3u.%3u.%3u/%2u%c", &a, &b, &c, &d, &p, &tail);
+		if ((k != 4 && k != 5) || a > 255 || b > 255 || c > 255 || d > 255 ||
+		    p > 32 || strlen(s) > 18 || strspn(s, "0123456789./") != strlen(s))
+			goto bad;
+		if (*n < max)
+			snprintf(v[(*n)++], 19, "%u.%u.%u.%u/%u", a, b, c, d, p);
+	}
+	cJSON_Delete(doc);
+	return 0;
+bad:
+	cJSON_Delete(doc);
+	*n = 0;
+	errno = EINVAL;
+	return -1;
+}
+
+/* --- requests ------------------------------------------------------------ */
+
+static void
+retry_fire(struct timer *t)
+{
+	struct md_req	*req = t->arg;
+
+	md_request(req);
+}
+
+static void
+req_error(struct md_req *req, const char *why)
+{
+	req->failed = 1;
+	stats.errors++;
+	snprintf(stats.error, sizeof(stats.error), "%s: %s", req->name, why);
+	if (strcmp(req->lasterr, why) != 0) {
+		log_warnx("metadata: %s: %s", req->name, why);
+		snprintf(req->lasterr, sizeof(req->lasterr), "%s", why);
+	}
+}
+
+/* Asks again after the backoff. */
+static void
+req_later(struct md_req *req)
+{
+	uint64_t	 ms = md_backoff(req->attempt++, rnd());
+
+	req->failed = 1;
+	if (!req->timer_ok) {
+		if (timer_init(&req->retry, retry_fire, req) == -1) {
+			log_warn("metadata: %s: timer", req->name);
+			return;
+		}
+		req->timer_ok = 1;
+	}
+	req->waiting = 1;
+	timer_set(&req->retry, ms);
+}
+
+/*
+ * Sends req; its done() is called with the outcome, after any retries.
+ * A request waiting to retry goes now; one in flight is EBUSY.
+ */
+int
+md_request(struct md_req *req)
+{
+	struct md_reply	 r;
+
+	if (req->busy) {
+		errno = EBUSY;
+		return -1;
+	}
+	if (req->waiting) {
+		req->waiting = 0;
+		timer_set(&req->retry, 0);
+	}
+	req->busy = 1;
+	req->started = now_ms();
+	stats.requests++;
+	if (ops->start(req) == -1) {
+		memset(&r, 0, sizeof(r));
+		snprintf(r.error, sizeof(r.error), "can not send: %s", strerror(errno));
+		metadata_reply(req, &r);
+	}
+	return 0;
+}
+
+void
+metadata_reply(struct md_req *req, const struct md_reply *r)
+{
+	enum md_result	 res;
+	char		 why[MD_ERR_MAX];
+	unsigned	 attempt;
+
+	res = md_classify(r, why, sizeof(why));
+	req->busy = 0;
+	req->failed = 0;
+	status_changed();	/* the counters; written once for many replies */
+	if (res != MD_OK && res != MD_UNSET) {
+		req_error(req, why);
+		if (res == MD_RETRY && !req->once)
+			req_later(req);
+		else
+			req->done(req, res, r);
+		return;
+	}
+	if (stats.first_reply == 0) {
+		stats.first_reply = now_ms();
+		log_info("metadata: first reply %llu ms after boot",
+		    (unsigned long long)stats.first_reply);
+	}
+	/* done() may still find it wanting (a bad ETag, a bad name) */
+	attempt = req->attempt;
+	req->done(req, res, r);
+	if (req->failed)
+		return;
+	if (req->lasterr[0] != '\0')
+		log_info("metadata: %s: answered after %u attempts", req->name, attempt + 1);
+	req->lasterr[0] = '\0';
+	req->attempt = 0;
+}
+
+/* --- what is read at boot ------------------------------------------------ */
+
+int
+hostname_set(const char *name)
+{
+	char	 line[80];
+	int	 n;
+
+	if (sethostname(name, strlen(name)) == -1) {
+		log_warn("hostname: sethostname %s", name);
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%s\n", name);
+	if (write_file("/etc/hostname", line, n, 0644) == -1)
+		log_warn("hostname: /etc/hostname");
+	return 0;
+}
+
+static void
+hostname_done(struct md_req *req, enum md_result res, const struct md_reply *r)
+{
+	char	 name[64];
+
+	(void)req;
+	if (res == MD_UNSET)
+		log_warnx("hostname: instance/hostname is not set");
+	if (res != MD_OK)
+		return;
+	if (hostname_parse(r->body, r->len, name) == -1) {
+		req_error(req, "not a host name");
+		return;
+	}
+	if (ops->sethostname == NULL || ops->sethostname(name) == 0) {
+		snprintf(stats.hostname, sizeof(stats.hostname), "%s", name);
+		log_info("hostname: %s", name);
+		status_changed();
+	}
+}
+
+static void
+notify(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nlisteners; i++)
+		listeners[i](&inst);
+	status_changed();
+}
+
+static void
+project_done(struct md_req *req, enum md_result res, const struct md_reply *r)
+{
+	struct attrs	 a;
+
+	if (res != MD_OK)
+		return;
+	if (attrs_parse(r->body, r->len, &a) == -1) {
+		req_error(req, errno == ENOMEM ? "out of memory" : "malformed attributes JSON");
+		return;
+	}
+	attrs_free(&proj);
+	proj = a;
+	if (have_inst)
+		notify();	/* project keys are fallbacks: the view changed */
+}
+
+static void
+aliases_done(struct md_req *req, enum md_result res, const struct md_reply *r)
+{
+	const char	*cidrs[16];
+	char		 (*v)[19];
+	size_t		 n, i;
+
+	if (res != MD_OK)
+		return;
+	if ((v = calloc(16, sizeof(*v))) == NULL)
+		return;
+	if (aliases_parse(r->body, r->len, v, 16, &n) == -1) {
+		req_error(req, "malformed alias IP list");
+		free(v);
+		return;
+	}
+	free(aliases);
+	aliases = v;
+	naliases = n;
+	for (i = 0; i < n && i < 16; i++)
+		cidrs[i] = v[i];
+	if (ops->aliases != NULL)
+		ops->aliases(cidrs, n);	/* logs */
+	status_changed();
+}
+
+static void
+sched_done(struct md_req *req, enum md_result res, const struct md_reply *r)
+{
+	(void)req;
+	if (res != MD_OK)
+		return;
+	stats.preemptible = strcasecmp(r->body, "TRUE") == 0;
+	if (stats.preemptible)
+		log_info("metadata: preemptible: about 30 s to shut down");
+	status_changed();
+}
+
+/* --- the watch ----------------------------------------------------------- */
+
+static void
+watch_next(void)
+{
+	struct md_req	*req = &watch_req;
+
+	if (strcmp(stats.etag, "NONE") == 0) {
+		snprintf(req->path, sizeof(req->path), "instance/attributes/" WATCH_QUERY);
+		req->timeout = MD_TIMEOUT_MS;
+		stats.watch = "reading";
+	} else {
+		snprintf(req->path, sizeof(req->path), "instance/attributes/" WATCH_QUERY
+		    "&wait_for_change=true&last_etag=%s&timeout_sec=%d", stats.etag, MD_WATCH_SEC);
+		req->timeout = (MD_WATCH_SEC + 10) * 1000;
+		stats.watch = "watching";
+	}
+	md_request(req);
+}
+
+static void
+watch_fail(struct md_req *req, const char *why)
+{
+	if (why != NULL)
+		req_error(req, why);
+	stats.watch = "retrying";
+	req_later(req);
+}
+
+static void
+watch_done(struct md_req *req, enum md_result res, const struct md_reply *r)
+{
+	struct attrs	 a;
+	int		 waited = strcmp(stats.etag, "NONE") != 0;
+
+	if (res == MD_UNSET) {
+		watch_fail(req, "instance/attributes/ not found (404)");
+		return;
+	}
+	if (res != MD_OK) {
+		watch_fail(req, NULL);	/* metadata_reply() reported it */
+		return;
+	}
+	if (!md_etag_valid(r->etag)) {
+		watch_fail(req, "reply without a usable ETag");
+		return;
+	}
+	if (strcmp(r->etag, stats.etag) == 0) {
+		/* timeout_sec passed with no change, as it should; unless at once */
+		if (waited && now_ms() - req->started < WATCH_QUICK)
+			watch_fail(req, NULL);
+		else
+			watch_next();
+		return;
+	}
+	/*
+	 * A malformed document is reported and its ETag taken anyway: asking
+	 * again would get the same document at once. The next change is read.
+	 */
+	snprintf(stats.etag, sizeof(stats.etag), "%s", r->etag);
+	if (attrs_parse(r->body, r->len, &a) == -1) {
+		req_error(req, errno == ENOMEM ? "out of memory" : "malformed attributes JSON");
+		status_changed();
+	} else {
+		attrs_free(&inst);
+		inst = a;
+		have_inst = 1;
+		stats.changes++;
+		log_info("metadata: attributes changed (etag %s)", stats.etag);
+		if (a.bad > 0)
+			log_warnx("metadata: %zu attributes skipped (bad key or value)", a.bad);
+		notify();
+	}
+	watch_next();
+}
+
+/* --- the interface ------------------------------------------------------- */
+
+static void
+req_setup(struct md_req *req, const char *name, const char *path, size_t max,
+    void (*done)(struct md_req *, enum md_result, const struct md_reply *))
+{
+	if (req->timer_ok)
+		timer_set(&req->retry, 0);
+	req->name = name;
+	snprintf(req->path, sizeof(req->path), "%s", path);
+	req->put = NULL;
+	req->max = max;
+	req->timeout = MD_TIMEOUT_MS;
+	req->once = 0;
+	req->done = done;
+	req->busy = req->waiting = 0;
+	req->attempt = 0;
+	req->lasterr[0] = '\0';
+}
+
+/* Also resets: the unit tests start each case from here. */
+int
+metadata_init(const struct md_ops *o)
+{
+	ops = o;
+	attrs_free(&inst);
+	attrs_free(&proj);
+	free(aliases);
+	aliases = NULL;
+	naliases = 0;
+	have_inst = started = 0;
+	nlisteners = 0;
+	memset(&stats, 0, sizeof(stats));
+	stats.watch = "idle";
+	stats.preemptible = -1;
+	strcpy(stats.etag, "NONE");
+	if (getrandom(&rng, sizeof(rng), GRND_NONBLOCK) != sizeof(rng))
+		rng = (uint32_t)now_ms() ^ (uint32_t)getpid() << 16;
+	if (rng == 0)
+		rng = 0x9e3779b9;
+	req_setup(&hostname_req, "hostname", "instance/hostname", 4096, hostname_done);
+	req_setup(&watch_req, "attributes", "", MD_DOC_MAX, watch_done);
+	req_setup(&project_req, "project attributes", "project/attributes/" WATCH_QUERY,
+	    MD_DOC_MAX, project_done);
+	req_setup(&aliases_req, "alias IP ranges",
+	    "instance/network-interfaces/0/ip-aliases/" WATCH_QUERY, 64 * 1024, aliases_done);
+	req_setup(&sched_req, "preemptible", "instance/scheduling/preemptible", 4096, sched_done);
+	return 0;
+}
+
+/*
+ * The network is up. The first call reads and starts the watch; a later one
+ * (a new lease) cuts short the backoff of whatever is waiting to retry.
+ */
+void
+metadata_start(void)
+{
+	struct md_req	*reqs[] = { &hostname_req, &watch_req, &project_req,
+	    &aliases_req, &sched_req };
+	size_t		 i;
+
+	if (started) {
+		for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
+			if (reqs[i]->waiting)
+				md_request(reqs[i]);
+		return;
+	}
+	started = 1;
+	md_request(&hostname_req);
+	watch_next();
+	md_request(&project_req);
+	md_request(&aliases_req);
+	md_request(&sched_req);
+}
+
+void
+metadata_on_attributes(void (*fn)(const struct attrs *))
+{
+	if (nlisteners < MD_LISTENERS)
+		listeners[nlisteners++] = fn;
+	else
+		log_warnx("metadata: too many listeners");
+}
+
+/* An instance attribute, else the project's (GCE's own precedence). */
+const char *
+metadata_attr(const char *key)
+{
+	const char	*v;
+
+	if ((v = attrs_get(&inst, key)) != NULL)
+		return v;
+	return attrs_get(&proj, key);
+}
+
+const struct attrs *
+metadata_attrs(int project)
+{
+	return project ? &proj : &inst;
+}
+
+const struct md_stats *
+metadata_stats(void)
+{
+	return &stats;
+}
+
+int
+metadata_aliases(char (**v)[19], size_t *n)
+{
+	*v = aliases;
+	*n = naliases;
+	return 0;
+}

@@ -1,0 +1,209 @@
+/*
+ * The L2 network, put together: once eth0 has its lease (net_on_ready, then
+ * l2net_eth0) and on every change of the nestbox-network value (metadata's
+ * attribute listener, then l2net_apply), the value is parsed and checked,
+ * then the bridge, IP forwarding, dnsmasq and the firewall are brought to
+ * it, in that order. An invalid value is reported and the network keeps the
+ * configuration it has (the defaults at first).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include <cjson/cJSON.h>
+
+#include "net/net.h"
+
+static struct {
+	char		 eth0_ip[IP4_STRLEN];	/* "": not up yet */
+	uint32_t	 eth0_addr;
+	int		 eth0_mtu;
+	char		*json;		/* the last value seen; NULL: unset */
+	size_t		 len;
+	int		 applied;	/* what is in place: */
+	struct netconf	 nc;
+	int		 mtu;
+	char		 fw_eth0[IP4_STRLEN];
+	const char	*from;		/* "defaults", "nestbox-network" */
+	char		 error[256];	/* the value's last error, "" if none */
+	int		 ok;		/* every step of the last apply worked */
+} l2;
+
+static void
+apply(void)
+{
+	struct netconf	 nc;
+	char		 err[256], net[IP4_STRLEN], a[IP4_STRLEN], b[IP4_STRLEN],
+			 cidr[IP4_STRLEN + 3];
+	const char	*from = l2.json ? "nestbox-network" : "defaults";
+	int		 mtu, rv = 0;
+
+	if (netconf_parse(l2.json, l2.json ? l2.len : 0, &nc, err, sizeof(err)) == -1 ||
+	    netconf_check(&nc, l2.eth0_addr, err, sizeof(err)) == -1) {
+		log_warnx("%s; keeping %s", err, l2.applied ? "the network as it is" :
+		    "the defaults");
+		memcpy(l2.error, err, sizeof(l2.error));
+		status_changed();
+		if (l2.applied) {
+			nc = l2.nc;
+			from = "unchanged";
+		} else {
+			netconf_default(&nc);
+			from = "defaults";
+			/* the defaults clash with eth0: say so, and run them anyway */
+			if (netconf_check(&nc, l2.eth0_addr, err, sizeof(err)) == -1)
+				log_warnx("%s", err);
+		}
+	} else if (l2.error[0] != '\0') {
+		l2.error[0] = '\0';
+		status_changed();
+	}
+	mtu = netconf_mtu(&nc, l2.eth0_mtu);
+	if (l2.applied && memcmp(&nc, &l2.nc, sizeof(nc)) == 0 && mtu == l2.mtu &&
+	    strcmp(l2.eth0_ip, l2.fw_eth0) == 0)
+		return;
+	if (nc.mtu > mtu)
+		log_warnx("nestbox-network: mtu: %d is above eth0's %d; using %d",
+		    nc.mtu, l2.eth0_mtu, mtu);
+	snprintf(cidr, sizeof(cidr), "%s/%d", ip4_str(nc.addr, a), nc.prefix);
+	log_info("l2net: %s %s (subnet %s/%d) mtu %d, dhcp %s-%s lease %us (%s)",
+	    NETCONF_BRIDGE, cidr, ip4_str(netconf_network(&nc), net), nc.prefix, mtu,
+	    ip4_str(nc.range_start, a), ip4_str(nc.range_end, b), nc.lease, from);
+	if (bridge_setup(NETCONF_BRIDGE, cidr, mtu) == -1)	/* logs */
+		rv = -1;
+	if (ip_forward_enable() == -1)		/* logs */
+		rv = -1;
+	if (dnsmasq_start(&nc, mtu) == -1)
+		rv = -1;
+	if (firewall_apply(&nc, l2.eth0_ip[0] ? l2.eth0_ip : NULL) == -1)
+		rv = -1;
+	l2.nc = nc;
+	l2.mtu = mtu;
+	memcpy(l2.fw_eth0, l2.eth0_ip, sizeof(l2.fw_eth0));
+	l2.applied = 1;
+	if (strcmp(from, "unchanged") != 0)
+		l2.from = from;
+	l2.ok = rv == 0;
+	status_changed();
+	if (rv == 0)
+		log_info("l2net: ready: bridge, forwarding, dnsmasq, firewall");
+	else
+		log_warnx("l2net: up with errors (above)");
+}
+
+/* eth0 has (or renewed) its lease: the network follows its address and MTU. */
+void
+l2net_eth0(const char *ip, int mtu)
+{
+	uint32_t	 a;
+
+	if (ip == NULL || ip4_parse(ip, strlen(ip), &a) == -1)
+		a = 0;
+	l2.eth0_addr = a;
+	if (a != 0)
+		ip4_str(a, l2.eth0_ip);
+	else
+		l2.eth0_ip[0] = '\0';
+	l2.eth0_mtu = mtu;
+	apply();
+}
+
+/*
+ * The nestbox-network value changed (NULL: it is unset). Before eth0 is up
+ * it is only kept: the network starts with eth0's lease.
+ */
+void
+l2net_apply(const char *json, size_t len)
+{
+	char	*copy = NULL;
+
+	if (json != NULL) {
+		if ((copy = malloc(len + 1)) == NULL) {
+			log_warn("l2net");
+			return;
+		}
+		memcpy(copy, json, len);
+		copy[len] = '\0';
+	}
+	free(l2.json);
+	l2.json = copy;
+	l2.len = len;
+	if (l2.eth0_ip[0] != '\0')
+		apply();
+}
+
+static void
+on_lease(void)
+{
+	const struct lease	*l = net_lease();
+	char			 ip[INET_ADDRSTRLEN];
+
+	if (l == NULL || inet_ntop(AF_INET, &l->ip, ip, sizeof(ip)) == NULL)
+		l2net_eth0(NULL, 0);
+	else
+		l2net_eth0(ip, (int)l->mtu);
+}
+
+static void
+on_attributes(const struct attrs *instance)
+{
+	const char	*v = metadata_attr("nestbox-network");
+
+	(void)instance;
+	/* every attribute change calls this: act on a change of ours only */
+	if ((v == NULL && l2.json == NULL) ||
+	    (v != NULL && l2.json != NULL && strcmp(v, l2.json) == 0))
+		return;
+	l2net_apply(v, v ? strlen(v) : 0);
+}
+
+static void
+render(cJSON *o, int brief)
+{
+	char	 a[IP4_STRLEN], b[IP4_STRLEN], buf[64];
+	pid_t	 pid = dnsmasq_pid();
+
+	(void)brief;
+	if (!l2.applied) {
+		cJSON_AddStringToObject(o, "state", "waiting for eth0");
+		return;
+	}
+	cJSON_AddStringToObject(o, "state", l2.ok ? "up" : "errors");
+	cJSON_AddStringToObject(o, "bridge", NETCONF_BRIDGE);
+	snprintf(buf, sizeof(buf), "%s/%d", ip4_str(l2.nc.addr, a), l2.nc.prefix);
+	cJSON_AddStringToObject(o, "address", buf);
+	snprintf(buf, sizeof(buf), "%s-%s", ip4_str(l2.nc.range_start, a),
+	    ip4_str(l2.nc.range_end, b));
+	cJSON_AddStringToObject(o, "dhcp_range", buf);
+	cJSON_AddNumberToObject(o, "mtu", l2.mtu);
+	cJSON_AddNumberToObject(o, "lease_time", l2.nc.lease);
+	cJSON_AddStringToObject(o, "config", l2.from ? l2.from : "defaults");
+	if (l2.error[0] != '\0')
+		cJSON_AddStringToObject(o, "error", l2.error);
+	else
+		cJSON_AddNullToObject(o, "error");
+	if (pid > 0)
+		cJSON_AddNumberToObject(o, "dnsmasq_pid", pid);
+	else
+		cJSON_AddNullToObject(o, "dnsmasq_pid");
+	cJSON_AddStringToObject(o, "leases", DNSMASQ_LEASES);
+	cJSON_AddBoolToObject(o, "firewall", firewall_loaded());
+}
+
+static struct status_section section = { "l2net", render, NULL };
+
+const struct netconf *
+l2net_conf(void)
+{
+	return l2.applied ? &l2.nc : NULL;
+}
+
+/* Hooks the network to eth0's lease and to the metadata value. */
+int
+l2net_init(void)
+{
+	status_section_add(&section);
+	metadata_on_attributes(on_attributes);
+	return net_on_ready(on_lease);
+}

@@ -1,0 +1,205 @@
+/*
+ * net/: eth0 the GCE way (netlink, the DHCP lease, alias routes) and the
+ * L2 network (virbr0, dnsmasq, the firewall) from nestbox-network.
+ *
+ * Unless a comment says otherwise, functions return 0 on success and -1
+ * with errno set on failure.
+ */
+#ifndef NESTBOX_NET_H
+#define NESTBOX_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#include "core/core.h"
+#include "md/md.h"
+
+/* netconf.c: the L2 network, libvirt's default unless nestbox-network says. */
+#define NETCONF_BRIDGE		"virbr0"
+#define NETCONF_MTU_MIN		576
+#define NETCONF_MTU_MAX		9000
+#define NETCONF_LEASE		3600	/* dnsmasq's and libvirt's default */
+#define NETCONF_LEASE_MIN	120	/* dnsmasq's minimum */
+#define NETCONF_LEASE_MAX	31536000
+#define IP4_STRLEN		16
+struct netconf {			/* addresses in host byte order */
+	uint32_t	 addr;		/* the bridge's: 192.168.122.1 */
+	int		 prefix;	/* 24 */
+	uint32_t	 range_start;	/* the DHCP range, inclusive */
+	uint32_t	 range_end;
+	int		 mtu;		/* 0: eth0's */
+	unsigned	 lease;		/* seconds */
+};
+uint32_t ip4_mask(int prefix);
+int	 ip4_parse(const char *s, size_t len, uint32_t *);	/* strict dotted quad */
+const char *ip4_str(uint32_t, char *buf);			/* buf: IP4_STRLEN bytes */
+void	 netconf_default(struct netconf *);
+int	 netconf_parse(const char *json, size_t len, struct netconf *,
+	    char *err, size_t errlen);	/* *nc unchanged on error */
+int	 netconf_check(const struct netconf *, uint32_t eth0_addr, char *err, size_t errlen);
+uint32_t netconf_network(const struct netconf *);
+uint32_t netconf_broadcast(const struct netconf *);
+int	 netconf_contains(const struct netconf *, uint32_t addr);
+int	 netconf_mtu(const struct netconf *, int eth0_mtu);	/* the bridge's */
+unsigned netconf_range_size(const struct netconf *);
+
+/* dnsmasq.c: DHCP and DNS for the L2 guests, supervised. */
+#define DNSMASQ_BIN		"/usr/sbin/dnsmasq"
+#define DNSMASQ_DIR		"/run/nestbox"
+#define DNSMASQ_CONF		DNSMASQ_DIR "/dnsmasq.conf"
+#define DNSMASQ_HOSTS		DNSMASQ_DIR "/dnsmasq.hosts"
+#define DNSMASQ_LEASES		DNSMASQ_DIR "/dnsmasq.leases"
+#define DNSMASQ_PID		DNSMASQ_DIR "/dnsmasq.pid"
+#define DNSMASQ_DNS		"169.254.169.254"	/* the metadata server's resolver */
+struct static_lease {
+	const char	*mac;		/* 52:54:00:12:34:56 */
+	const char	*ip;		/* inside the subnet */
+	const char	*name;		/* a host name, or NULL */
+};
+int	 dnsmasq_config(const struct netconf *, int mtu, char *buf, size_t size);	/* length */
+int	 dnsmasq_hosts(const struct netconf *, const struct static_lease *, size_t n,
+	    char *buf, size_t size);	/* length; EINVAL: a malformed lease */
+int	 dnsmasq_start(const struct netconf *, int mtu);	/* (re)starts on a new config */
+int	 dnsmasq_leases(const struct static_lease *, size_t n);	/* rewrites, SIGHUP */
+void	 dnsmasq_stop(void);
+pid_t	 dnsmasq_pid(void);		/* 0: not running */
+
+/* firewall.c: the iptables ruleset, generated whole and loaded atomically. */
+#define FIREWALL_RESTORE	"/usr/sbin/iptables-restore"
+#define FIREWALL_RULES		"/run/nestbox/iptables.rules"
+#define FIREWALL_WAN		"eth0"
+#define FIREWALL_METADATA	"169.254.0.0/16"	/* 169.254.169.254 and its link-local range */
+#define GUEST_UID_BASE		20000	/* a guest's QEMU runs as GUEST_UID_BASE + its slot */
+#define GUEST_UID_RANGE		"20000-20063"	/* GUESTS_MAX of them */
+enum fwd_proto { FWD_TCP, FWD_UDP, FWD_ALL };
+struct forward {
+	enum fwd_proto	 proto;		/* FWD_ALL: every port of match_ip (an alias IP) */
+	const char	*match_ip;	/* the L1's primary address or an alias IP; NULL: eth0_ip */
+	uint16_t	 port;
+	const char	*guest_ip;
+	uint16_t	 guest_port;	/* 0: port */
+};
+int	 firewall_rules(const struct netconf *, const struct forward *, size_t n,
+	    const char *eth0_ip, char *buf, size_t size);	/* length; EINVAL: a bad forward */
+int	 firewall_apply(const struct netconf *, const char *eth0_ip);	/* logs */
+int	 firewall_forwards(const struct forward *, size_t n);	/* copies, reapplies */
+int	 firewall_loaded(void);		/* 1: the latest ruleset is in place */
+
+/* l2net.c: bridge, dnsmasq and firewall from the network's configuration. */
+int	 l2net_init(void);		/* net_on_ready and metadata listeners */
+void	 l2net_eth0(const char *ip, int mtu);	/* eth0 is up: apply */
+void	 l2net_apply(const char *network_json, size_t len);	/* NULL: unset */
+const struct netconf *l2net_conf(void);	/* the network in use; NULL: not up */
+
+/* netlink.c: rtnetlink. nlmsg_* build a request into buf (EMSGSIZE if it
+ * does not fit), nl_* send it and wait for the kernel's answer. */
+struct nlmsghdr;
+struct rtattr;
+struct nl_link {
+	int		 index;		/* 0: none */
+	int		 up;
+	unsigned	 mtu;
+	unsigned	 master;
+};
+struct nl_ifaddr {
+	struct in_addr	 addr;
+	int		 prefix;
+};
+struct nl_addrs {			/* nl_parse_addr's state */
+	int		 index;
+	struct nl_ifaddr *v;
+	size_t		 max, n;
+};
+struct nl_route {
+	struct in_addr	 dst;
+	int		 prefix;
+	struct in_addr	 gw;		/* 0.0.0.0: none (on-link) */
+	int		 oif;		/* 0: none */
+	unsigned char	 table, type, scope, protocol;	/* 0: main, unicast, by gw, boot */
+};
+struct nlmsghdr *nl_msg_init(void *buf, size_t size, uint16_t type, uint16_t flags,
+	    size_t hdrlen);
+void	*nl_msg_data(struct nlmsghdr *);
+int	 nl_attr_put(struct nlmsghdr *, size_t size, uint16_t type, const void *, size_t);
+int	 nl_attr_put_u32(struct nlmsghdr *, size_t size, uint16_t type, uint32_t);
+int	 nl_attr_put_str(struct nlmsghdr *, size_t size, uint16_t type, const char *);
+struct rtattr *nl_nest_start(struct nlmsghdr *, size_t size, uint16_t type);
+int	 nl_nest_end(struct nlmsghdr *, struct rtattr *);
+int	 nlmsg_getlink(void *buf, size_t size, const char *name);
+int	 nlmsg_setlink(void *buf, size_t size, int index, int up, unsigned mtu, int master);
+int	 nlmsg_newlink(void *buf, size_t size, const char *name, const char *kind,
+	    const char *peer);			/* peer: a veth's other end */
+int	 nlmsg_addr(void *buf, size_t size, int cmd, int index, struct in_addr, int prefix);
+int	 nlmsg_getaddr(void *buf, size_t size);
+int	 nlmsg_route(void *buf, size_t size, int cmd, const struct nl_route *);
+int	 nl_attrs_parse(const struct nlmsghdr *, size_t hdrlen, const struct rtattr *tb[],
+	    size_t max);
+int	 nl_reply_parse(const void *buf, size_t len, uint32_t seq,
+	    int (*cb)(const struct nlmsghdr *, void *), void *arg);	/* 1 done, 0 more */
+int	 nl_parse_link(const struct nlmsghdr *, void *nl_link);
+int	 nl_parse_addr(const struct nlmsghdr *, void *nl_addrs);
+int	 nl_talk(void *msg, int (*cb)(const struct nlmsghdr *, void *), void *arg);
+void	 nl_close(void);
+int	 nl_link_get(const char *name, struct nl_link *);	/* ENODEV: no such link */
+int	 nl_link_set(int index, int up, unsigned mtu, int master);	/* -1, 0, -1: as is */
+int	 nl_link_add(const char *name, const char *kind, const char *peer);
+int	 nl_addr(int cmd, int index, struct in_addr, int prefix);	/* RTM_NEWADDR replaces */
+int	 nl_addr_list(int index, struct nl_ifaddr *, size_t max, size_t *n);
+int	 nl_route(int cmd, const struct nl_route *);	/* RTM_NEWROUTE replaces */
+
+/* dhcp.c: udhcpc's script (the init binary as dhcp-hook) and the lease. */
+#define NET_RUN_DIR		"/run/nestbox"
+#define NET_LEASE_FILE		NET_RUN_DIR "/lease"
+#define NET_HOOK		"/usr/libexec/nestbox/dhcp-hook"
+#define LEASE_ROUTES_MAX	16
+#define LEASE_SERVERS_MAX	3
+#define LEASE_SEARCH_MAX	6
+#define LEASE_NAME_MAX		254	/* a domain name and its NUL */
+#define LEASE_VALUE_MAX		1024
+#define LEASE_FILE_MAX		8192	/* the lease file, NET_LEASE_FILE */
+#define LEASE_MTU_MIN		576	/* IPv4's minimum; GCE allows 1300-8896 */
+#define LEASE_MTU_MAX		9000
+struct lease_route {
+	struct in_addr	 dst, gw;	/* gw 0.0.0.0: on-link */
+	int		 prefix;
+};
+struct lease {				/* addresses in network byte order */
+	char		 ifname[16];
+	struct in_addr	 ip, router, serverid;
+	int		 prefix;
+	struct lease_route routes[LEASE_ROUTES_MAX];	/* option 121, in order */
+	size_t		 nroutes;
+	unsigned	 mtu;		/* 0: none */
+	long		 mtu_refused;	/* an MTU out of range, ignored */
+	struct in_addr	 dns[LEASE_SERVERS_MAX], ntp[LEASE_SERVERS_MAX];
+	size_t		 ndns, nntp;
+	char		 search[LEASE_SEARCH_MAX][LEASE_NAME_MAX];
+	size_t		 nsearch;
+	char		 domain[LEASE_NAME_MAX];
+	char		 hostname[LEASE_NAME_MAX];
+	int		 hostname_refused;	/* it named the metadata server */
+	uint32_t	 lease;		/* seconds */
+};
+int	 ifaddr_parse(const char *s, size_t len, struct in_addr *, int *prefix);
+int	 cidr_parse(const char *s, size_t len, struct in_addr *, int *prefix);	/* no host bits */
+int	 dhcp_lease_parse(const char *const envp[], struct lease *, char *err, size_t errsize);
+size_t	 lease_routes(const struct lease *, struct lease_route *, size_t max);
+struct in_addr lease_gateway(const struct lease *);
+int	 lease_format(const struct lease *, char *buf, size_t size);	/* length */
+int	 resolv_format(const struct lease *, char *buf, size_t size);
+int	 hosts_format(const struct lease *, char *buf, size_t size);
+int	 lease_read(const char *path, struct lease *, char *err, size_t errsize);
+
+/* net.c: eth0 in PID 1: udhcpc and ntpd supervised, the lease watched. */
+int	 net_init(void);
+int	 net_on_ready(void (*)(void));	/* runs once, at the first lease */
+const struct lease *net_lease(void);	/* NULL: no lease */
+int	 net_alias_routes(const char *const cidrs[], size_t n);	/* replaces the set */
+
+/* bridge.c */
+int	 bridge_setup(const char *name, const char *cidr, int mtu);	/* logs */
+int	 ip_forward_enable(void);
+
+#endif /* NESTBOX_NET_H */

@@ -1,0 +1,769 @@
+/*
+ * nestbox-fetch SOURCE DEST [SHA256]: one download, run by PID 1 as a
+ * child (the init binary under that name, as the user nestbox-fetch), its
+ * stderr on the console log. SOURCE is an http(s) URL or gs://BUCKET/OBJECT.
+ *
+ * The bytes go to DEST.part, hashed as they are written; at the end the
+ * file is synced, its sha256 compared with SHA256 when one is given, and
+ * renamed to DEST. An interrupted download leaves DEST.part behind and the
+ * next run resumes it with a Range request (the bytes already there are
+ * hashed first); a server that answers the whole file instead makes it
+ * start over. The exit status is an enum fetch_status.
+ *
+ * Ranges are asked for with CURLOPT_RANGE, not CURLOPT_RESUME_FROM_LARGE:
+ * with the latter libcurl fails a 200 reply (CURLE_RANGE_ERROR), takes a
+ * 200 of the same size as the resume offset for a finished download
+ * without reading it, and swallows a 416; with a plain range every reply
+ * is ours to judge.
+ *
+ * gs:// reads the object through the GCS JSON API with the instance's
+ * service account: a token from the metadata server (never through a
+ * proxy, Metadata-Flavor checked), then one GET with "Authorization:
+ * Bearer". The token is never printed; libcurl sends it to no host but
+ * the API's, even across a redirect. The API's address is GCS_API, or
+ * NESTBOX_GCS_API from the environment, which only the tests set: PID 1
+ * passes no value from metadata into a child's environment.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+
+#include <mbedtls/version.h>
+#include <mbedtls/sha256.h>
+
+#include <cjson/cJSON.h>
+
+#include "md/md.h"
+#include "guest/guest.h"
+#include "tools/tools.h"
+
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+#define mbedtls_sha256_starts	mbedtls_sha256_starts_ret
+#define mbedtls_sha256_update	mbedtls_sha256_update_ret
+#define mbedtls_sha256_finish	mbedtls_sha256_finish_ret
+#endif
+
+#define PROGRESS_MS	5000		/* a progress line at most this often */
+#define CONNECT_S	10L
+#define LOW_SPEED	1024L		/* bytes/s for ... */
+#define LOW_SPEED_S	60L		/* ... this long: give up */
+#define MAX_REDIRS	5L
+#define TOKEN_REPLY_MAX	(16 * 1024)
+#define AUTH_MAX	4096		/* "Authorization: Bearer TOKEN" */
+#define URL_MAX		(3 * GUEST_SOURCE_MAX + 512)	/* a gs:// name, percent-encoded */
+#define SHOWN_MAX	512
+
+enum { AGAIN = -1 };			/* transfer(): truncate, ask for all of it */
+enum stop { STOP_NONE, STOP_STATUS, STOP_RANGE, STOP_WRITE };
+
+struct dl {
+	const char	*shown;		/* the source, for messages */
+	const char	*part;		/* DEST.part */
+	int		 fd;		/* on it, O_APPEND */
+	mbedtls_sha256_context sha;	/* of its bytes */
+	curl_off_t	 offset;	/* bytes it had before this request */
+	curl_off_t	 got;		/* bytes this request added */
+	curl_off_t	 total;		/* the whole file's size; -1: not known */
+	CURL		*easy;
+	/* the reply being received */
+	long		 status;
+	char		 reason[64];
+	curl_off_t	 range_start, range_total;	/* Content-Range; -1: none, "*" */
+	int		 body;		/* its first byte came */
+	enum stop	 stop;		/* why we ended the transfer */
+	int		 werr;		/* errno of a failed write */
+	/* progress */
+	uint64_t	 started, last;
+	curl_off_t	 last_got;
+};
+
+static void say(const char *, ...) NB_PRINTF(1, 2);
+
+/* One line, one write(2): the console log interleaves children. */
+static void
+say(const char *fmt, ...)
+{
+	char	 line[1024];
+	va_list	 ap;
+	int	 n;
+
+	memcpy(line, "nestbox-fetch: ", 15);
+	va_start(ap, fmt);
+	n = vsnprintf(line + 15, sizeof(line) - 16, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	n = 15 + ((size_t)n < sizeof(line) - 16 ? n : (int)sizeof(line) - 17);
+	line[n++] = '\n';
+	(void)write(STDERR_FILENO, line, n);
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: nestbox-fetch SOURCE DEST [SHA256]\n"
+	    "Downloads SOURCE (https://, http:// or gs://BUCKET/OBJECT) to DEST\n"
+	    "through DEST.part, resuming a DEST.part left behind, checking the\n"
+	    "sha256 when given. Exit status: 0 done, 1 error, 2 sha256 mismatch,\n"
+	    "3 no space left, 64 usage.\n");
+	return FETCH_USAGE;
+}
+
+static const char *
+size_str(curl_off_t n, char *buf, size_t size)
+{
+	if (n >= 10LL << 30)
+		snprintf(buf, size, "%.1f GiB", (double)n / (1 << 30));
+	else if (n >= 10 << 20)
+		snprintf(buf, size, "%lld MiB", (long long)(n >> 20));
+	else if (n >= 1 << 20)
+		snprintf(buf, size, "%.1f MiB", (double)n / (1 << 20));
+	else if (n >= 1 << 10)
+		snprintf(buf, size, "%lld KiB", (long long)(n >> 10));
+	else
+		snprintf(buf, size, "%lld B", (long long)n);
+	return buf;
+}
+
+static void
+progress(struct dl *d, uint64_t now, int end)
+{
+	char		 a[32], b[32], r[32];
+	curl_off_t	 have = d->offset + d->got, bytes;
+	uint64_t	 ms;
+
+	bytes = end ? d->got : d->got - d->last_got;
+	ms = now - (end ? d->started : d->last);
+	size_str((curl_off_t)((uint64_t)bytes * 1000 / (ms ? ms : 1)), r, sizeof(r));
+	if (d->total > 0)
+		say("%s: %s of %s (%d%%), %s/s", d->shown, size_str(have, a, sizeof(a)),
+		    size_str(d->total, b, sizeof(b)), (int)(have * 100 / d->total), r);
+	else
+		say("%s: %s, %s/s", d->shown, size_str(have, a, sizeof(a)), r);
+	d->last = now;
+	d->last_got = d->got;
+}
+
+static int
+progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	struct dl	*d = arg;
+	uint64_t	 now = now_ms();
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (d->body && now - d->last >= PROGRESS_MS)
+		progress(d, now, 0);
+	return 0;
+}
+
+/* Content-Range: bytes FIRST-LAST/SIZE (SIZE may be '*'), or a 416's bytes '*'/SIZE */
+static void
+content_range(struct dl *d, const char *v, size_t len)
+{
+	char		 s[128];
+	long long	 a, b, t;
+
+	if (len >= sizeof(s))
+		return;
+	memcpy(s, v, len);
+	s[len] = '\0';
+	if (sscanf(s, " bytes %lld-%lld/%lld", &a, &b, &t) == 3 && a >= 0 && b >= a && t > b) {
+		d->range_start = a;
+		d->range_total = t;
+	} else if (sscanf(s, " bytes %lld-%lld/*", &a, &b) == 2 && a >= 0 && b >= a)
+		d->range_start = a;
+	else if (sscanf(s, " bytes */%lld", &t) == 1 && t >= 0)
+		d->range_total = t;
+}
+
+/* Every reply's headers, redirects' too: a status line starts a new one. */
+static size_t
+header_cb(char *line, size_t size, size_t n, void *arg)
+{
+	struct dl	*d = arg;
+	size_t		 len = size * n, i, j = 0;
+	const char	*p, *end = line + len;
+
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		d->range_start = d->range_total = -1;
+		/* HTTP/1.1 404 Not Found: keep the reason, printable, cut */
+		p = memchr(line, ' ', len);
+		if (p != NULL)
+			p = memchr(p + 1, ' ', end - p - 1);
+		if (p != NULL)
+			for (i = p + 1 - line; i < len && j < sizeof(d->reason) - 1; i++)
+				if (line[i] >= 0x20 && line[i] < 0x7f)
+					d->reason[j++] = line[i];
+		d->reason[j] = '\0';
+		return len;
+	}
+	if (len > 14 && strncasecmp(line, "Content-Range:", 14) == 0)
+		content_range(d, line + 14, len - 14);
+	return len;
+}
+
+/* Empty DEST.part and the hash: from the first byte again. */
+static int
+restart(struct dl *d)
+{
+	if (ftruncate(d->fd, 0) == -1) {
+		d->werr = errno;
+		return -1;
+	}
+	mbedtls_sha256_free(&d->sha);
+	mbedtls_sha256_init(&d->sha);
+	mbedtls_sha256_starts(&d->sha, 0);
+	d->offset = 0;
+	d->got = d->last_got = 0;
+	return 0;
+}
+
+/* The final reply's status is known: take its body, or not. */
+static int
+start_body(struct dl *d)
+{
+	curl_off_t	 len = -1;
+
+	curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &d->status);
+	curl_easy_getinfo(d->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+	if (d->status == 206) {
+		if (d->offset == 0 || d->range_start != d->offset) {
+			d->stop = STOP_RANGE;
+			return -1;
+		}
+		d->total = d->range_total >= 0 ? d->range_total :
+		    len >= 0 ? d->offset + len : -1;
+		return 0;
+	}
+	if (d->status != 200) {
+		d->stop = STOP_STATUS;
+		return -1;
+	}
+	if (d->offset > 0) {
+		say("%s: the server sent the whole file, not the rest: starting over",
+		    d->shown);
+		if (restart(d) == -1) {
+			d->stop = STOP_WRITE;
+			return -1;
+		}
+	}
+	d->total = len;
+	return 0;
+}
+
+static size_t
+write_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct dl	*d = arg;
+	size_t		 len = size * n, off;
+	ssize_t		 w;
+
+	if (!d->body) {
+		d->body = 1;
+		if (start_body(d) == -1)
+			return CURL_WRITEFUNC_ERROR;
+	}
+	for (off = 0; off < len; off += w) {
+		if ((w = write(d->fd, data + off, len - off)) == -1) {
+			if (errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			d->werr = errno;
+			d->stop = STOP_WRITE;
+			return CURL_WRITEFUNC_ERROR;
+		}
+	}
+	mbedtls_sha256_update(&d->sha, (const unsigned char *)data, len);
+	d->got += len;
+	return len;
+}
+
+static int
+write_error(const struct dl *d)
+{
+	if (d->werr == ENOSPC || d->werr == EDQUOT) {
+		say("%s: state partition full (%s)", d->part, strerror(d->werr));
+		return FETCH_NOSPACE;
+	}
+	say("%s: %s", d->part, strerror(d->werr));
+	return FETCH_ERROR;
+}
+
+#define SET(opt, val)	(rc = rc != CURLE_OK ? rc : curl_easy_setopt(easy, opt, val))
+
+/* One request from d->offset on: an enum fetch_status, or AGAIN. */
+static int
+transfer(struct dl *d, const char *url, struct curl_slist *hdrs, const char *protos)
+{
+	char		 range[32], err[CURL_ERROR_SIZE];
+	CURL		*easy;
+	CURLcode	 rc = CURLE_OK, res;
+	int		 rv = FETCH_ERROR;
+
+	d->got = d->last_got = 0;
+	d->status = 0;
+	d->reason[0] = '\0';
+	d->range_start = d->range_total = -1;
+	d->body = 0;
+	d->stop = STOP_NONE;
+	d->werr = 0;
+	err[0] = '\0';
+	if ((easy = curl_easy_init()) == NULL) {
+		say("libcurl does not start");
+		return FETCH_ERROR;
+	}
+	d->easy = easy;
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_PROTOCOLS_STR, protos);
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, protos);
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, MAX_REDIRS);
+	SET(CURLOPT_CONNECTTIMEOUT, CONNECT_S);
+	SET(CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED);
+	SET(CURLOPT_LOW_SPEED_TIME, LOW_SPEED_S);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_USERAGENT, "nestbox-fetch/" NESTBOX_VERSION);
+	SET(CURLOPT_ERRORBUFFER, err);
+	SET(CURLOPT_HTTPHEADER, hdrs);
+	SET(CURLOPT_HEADERFUNCTION, header_cb);
+	SET(CURLOPT_HEADERDATA, d);
+	SET(CURLOPT_WRITEFUNCTION, write_cb);
+	SET(CURLOPT_WRITEDATA, d);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, progress_cb);
+	SET(CURLOPT_XFERINFODATA, d);
+	/* the CA bundle: libcurl's default, /etc/ssl/certs/ca-certificates.crt */
+	if (d->offset > 0) {
+		snprintf(range, sizeof(range), "%lld-", (long long)d->offset);
+		SET(CURLOPT_RANGE, range);
+	}
+	if (rc != CURLE_OK) {
+		say("libcurl: %s", curl_easy_strerror(rc));
+		goto out;
+	}
+	res = curl_easy_perform(easy);
+	if (d->status == 0)
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &d->status);
+	if (res == CURLE_OK && !d->body)
+		start_body(d);		/* an empty body: judged here */
+	if (d->stop == STOP_WRITE) {
+		rv = write_error(d);
+		goto out;
+	}
+	if (d->stop == STOP_RANGE) {
+		say("%s: the server sent another range than the one asked for: "
+		    "starting over", d->shown);
+		rv = AGAIN;
+		goto out;
+	}
+	if (res != CURLE_OK && d->stop == STOP_NONE) {
+		say("%s: %s", d->shown, err[0] != '\0' ? err : curl_easy_strerror(res));
+		goto out;
+	}
+	if (d->status == 416 && d->offset > 0) {
+		if (d->range_total == d->offset) {
+			d->total = d->offset;	/* DEST.part is all of it */
+			rv = FETCH_OK;
+		} else {
+			say("%s: %s does not fit the file: starting over", d->shown,
+			    d->part);
+			rv = AGAIN;
+		}
+		goto out;
+	}
+	if (d->stop == STOP_STATUS || (d->status != 200 && d->status != 206)) {
+		say("%s: HTTP %ld%s%s", d->shown, d->status, d->reason[0] ? " " : "",
+		    d->reason);
+		goto out;
+	}
+	rv = FETCH_OK;
+out:
+	d->easy = NULL;
+	curl_easy_cleanup(easy);
+	return rv;
+}
+
+/* The bytes DEST.part already has, into the hash. */
+static int
+hash_file(const char *path, curl_off_t len, mbedtls_sha256_context *sha)
+{
+	static unsigned char	 buf[64 * 1024];
+	curl_off_t		 left = len;
+	ssize_t			 n;
+	int			 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	while (left > 0) {
+		n = read(fd, buf, left < (curl_off_t)sizeof(buf) ? (size_t)left : sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* it shrank under us */
+			close(fd);
+			return -1;
+		}
+		mbedtls_sha256_update(sha, buf, n);
+		left -= n;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The directory entry of a rename(2), on disk. */
+static int
+sync_dir(const char *path)
+{
+	char		 dir[PATH_MAX];
+	const char	*slash = strrchr(path, '/');
+	int		 fd, rv;
+
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == path)
+		strcpy(dir, "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rv = fsync(fd);
+	close(fd);
+	return rv;
+}
+
+static int
+download(const char *url, const char *shown, const char *dest, const char *want,
+    struct curl_slist *hdrs, const char *protos)
+{
+	unsigned char	 md[32];
+	char		 part[PATH_MAX], got[65], sz[32];
+	struct stat	 st;
+	struct dl	 d;
+	size_t		 i;
+	int		 rv = FETCH_ERROR, attempt;
+
+	if ((size_t)snprintf(part, sizeof(part), "%s.part", dest) >= sizeof(part)) {
+		say("%s: name too long", dest);
+		return FETCH_USAGE;
+	}
+	memset(&d, 0, sizeof(d));
+	d.shown = shown;
+	d.part = part;
+	mbedtls_sha256_init(&d.sha);
+	mbedtls_sha256_starts(&d.sha, 0);
+	d.fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (d.fd == -1) {
+		d.werr = errno;
+		rv = write_error(&d);
+		goto out;
+	}
+	if (fstat(d.fd, &st) == -1) {
+		say("%s: %s", part, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		say("%s: not a regular file", part);
+		goto out;
+	}
+	if (st.st_size > 0) {
+		if (hash_file(part, st.st_size, &d.sha) == -1) {
+			say("%s: %s", part, strerror(errno));
+			goto out;
+		}
+		d.offset = st.st_size;
+		say("%s: resuming at %s", shown, size_str(d.offset, sz, sizeof(sz)));
+	}
+	d.started = d.last = now_ms();
+	for (attempt = 0; ; attempt++) {
+		if ((rv = transfer(&d, url, hdrs, protos)) != AGAIN)
+			break;
+		if (attempt > 0) {
+			say("%s: the server's ranges make no sense", shown);
+			rv = FETCH_ERROR;
+			break;
+		}
+		if (restart(&d) == -1) {
+			rv = write_error(&d);
+			break;
+		}
+	}
+	if (rv != FETCH_OK)
+		goto out;
+	progress(&d, now_ms(), 1);
+	if (fsync(d.fd) == -1) {
+		d.werr = errno;
+		rv = write_error(&d);
+		goto out;
+	}
+	mbedtls_sha256_finish(&d.sha, md);
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(got + 2 * i, 3, "%02x", md[i]);
+	if (want != NULL && strcmp(want, got) != 0) {
+		unlink(part);
+		say("%s: sha256 mismatch: expected %s, got %s", shown, want, got);
+		rv = FETCH_MISMATCH;
+		goto out;
+	}
+	if (rename(part, dest) == -1) {
+		say("%s: %s", dest, strerror(errno));
+		rv = FETCH_ERROR;
+		goto out;
+	}
+	if (sync_dir(dest) == -1)
+		say("%s: syncing its directory: %s", dest, strerror(errno));
+	say("%s: done, sha256 %s", shown, got);
+out:
+	/* nothing came: leave no empty DEST.part behind */
+	if (rv != FETCH_OK && rv != FETCH_MISMATCH && d.fd != -1 &&
+	    fstat(d.fd, &st) == 0 && st.st_size == 0)
+		unlink(part);
+	if (d.fd != -1)
+		close(d.fd);
+	mbedtls_sha256_free(&d.sha);
+	return rv;
+}
+
+struct token_reply {
+	char		 body[TOKEN_REPLY_MAX + 1];
+	size_t		 len;
+	int		 flavor;
+	int		 toobig;
+};
+
+static size_t
+token_header_cb(char *line, size_t size, size_t n, void *arg)
+{
+	struct token_reply	*t = arg;
+	size_t			 len = size * n;
+
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0)
+		t->flavor = 0;
+	else if (len >= 16 && strncasecmp(line, "Metadata-Flavor:", 16) == 0) {
+		line += 16;
+		len -= 16;
+		while (len > 0 && (*line == ' ' || *line == '\t'))
+			line++, len--;
+		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
+		    line[len - 1] == ' ' || line[len - 1] == '\t'))
+			len--;
+		t->flavor = len == 6 && memcmp(line, "Google", 6) == 0;
+	}
+	return size * n;
+}
+
+static size_t
+token_write_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct token_reply	*t = arg;
+	size_t			 len = size * n;
+
+	if (len > TOKEN_REPLY_MAX - t->len) {
+		t->toobig = 1;
+		return CURL_WRITEFUNC_ERROR;
+	}
+	memcpy(t->body + t->len, data, len);
+	t->len += len;
+	t->body[t->len] = '\0';
+	return len;
+}
+
+/* The service account's token as an HTTP header line; never logged. */
+static int
+token_get(char *auth, size_t size)
+{
+	static struct token_reply t;
+	struct curl_slist	*h;
+	char			 err[CURL_ERROR_SIZE];
+	const cJSON		*at, *tt;
+	cJSON			*doc = NULL;
+	CURL			*easy;
+	CURLcode		 rc = CURLE_OK, res;
+	long			 status = 0;
+	const char		*s;
+	int			 rv = -1;
+
+	memset(&t, 0, sizeof(t));
+	err[0] = '\0';
+	if ((h = curl_slist_append(NULL, "Metadata-Flavor: Google")) == NULL ||
+	    (easy = curl_easy_init()) == NULL) {
+		curl_slist_free_all(h);
+		say("libcurl does not start");
+		return -1;
+	}
+	/* never through a proxy: this libcurl has none, so these two may fail */
+	curl_easy_setopt(easy, CURLOPT_PROXY, "");
+	curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+	SET(CURLOPT_URL, MD_BASE MD_TOKEN_PATH);
+	SET(CURLOPT_PROTOCOLS_STR, "http");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_HTTPHEADER, h);
+	SET(CURLOPT_USERAGENT, "nestbox-fetch/" NESTBOX_VERSION);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)MD_CONNECT_MS);
+	SET(CURLOPT_TIMEOUT_MS, (long)MD_TIMEOUT_MS);
+	SET(CURLOPT_ERRORBUFFER, err);
+	SET(CURLOPT_HEADERFUNCTION, token_header_cb);
+	SET(CURLOPT_HEADERDATA, &t);
+	SET(CURLOPT_WRITEFUNCTION, token_write_cb);
+	SET(CURLOPT_WRITEDATA, &t);
+	if (rc != CURLE_OK) {
+		say("libcurl: %s", curl_easy_strerror(rc));
+		goto out;
+	}
+	res = curl_easy_perform(easy);
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (t.toobig) {
+		say("metadata token: the reply is over %d bytes", TOKEN_REPLY_MAX);
+		goto out;
+	}
+	if (res != CURLE_OK) {
+		say("metadata token: %s", err[0] != '\0' ? err : curl_easy_strerror(res));
+		goto out;
+	}
+	if (status != 200) {
+		say("metadata token: HTTP %ld%s", status, status == 404 ?
+		    " (does the instance have a service account?)" : "");
+		goto out;
+	}
+	if (!t.flavor) {
+		say("metadata token: the reply has no Metadata-Flavor: Google");
+		goto out;
+	}
+	if ((doc = cJSON_ParseWithLength(t.body, t.len)) == NULL ||
+	    !cJSON_IsString(at = cJSON_GetObjectItemCaseSensitive(doc, "access_token")) ||
+	    at->valuestring[0] == '\0') {
+		say("metadata token: the reply has no access_token");
+		goto out;
+	}
+	tt = cJSON_GetObjectItemCaseSensitive(doc, "token_type");
+	if (tt != NULL && (!cJSON_IsString(tt) || strcasecmp(tt->valuestring, "Bearer") != 0)) {
+		say("metadata token: token_type is not Bearer");
+		goto out;
+	}
+	for (s = at->valuestring; *s != '\0'; s++)
+		if (*s <= 0x20 || *s >= 0x7f) {
+			say("metadata token: the access_token has a byte a header can not carry");
+			goto out;
+		}
+	if ((size_t)snprintf(auth, size, "Authorization: Bearer %s", at->valuestring) >= size) {
+		say("metadata token: the access_token is over %zu bytes", size);
+		goto out;
+	}
+	rv = 0;
+out:
+	if (doc != NULL && cJSON_IsString(at = cJSON_GetObjectItemCaseSensitive(doc,
+	    "access_token")))
+		explicit_bzero(at->valuestring, strlen(at->valuestring));
+	cJSON_Delete(doc);
+	explicit_bzero(&t, sizeof(t));
+	curl_easy_cleanup(easy);
+	curl_slist_free_all(h);
+	return rv;
+}
+
+static int
+is_sha256(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' &&
+		    (s[i] | 0x20) <= 'f')))
+			return 0;
+	return s[64] == '\0';
+}
+
+int
+fetch_main(int argc, char *argv[])
+{
+	static char		 url[URL_MAX], auth[AUTH_MAX];
+	char			 want[65], shown[SHOWN_MAX];
+	const char		*src, *dest, *api, *protos;
+	struct curl_slist	*hdrs = NULL;
+	size_t			 i, n;
+	int			 rv, gs;
+
+	if (argc < 3 || argc > 4 || argv[2][0] == '\0')
+		return usage();
+	src = argv[1];
+	dest = argv[2];
+	if (argc == 4) {
+		if (!is_sha256(argv[3])) {
+			say("%s: not a sha256 (64 hex digits)", argv[3]);
+			return usage();
+		}
+		for (i = 0; i < 64; i++)
+			want[i] = argv[3][i] | 0x20;
+		want[64] = '\0';
+	}
+	gs = strncmp(src, "gs://", 5) == 0;
+	if (gs) {
+		if ((api = getenv("NESTBOX_GCS_API")) == NULL || api[0] == '\0')
+			api = GCS_API;
+		if (strncmp(api, "https://", 8) != 0 && strncmp(api, "http://", 7) != 0) {
+			say("NESTBOX_GCS_API: not an http(s) URL");
+			return usage();
+		}
+		if (strlen(src) > GUEST_SOURCE_MAX || gcs_url(src + 5, api, url, sizeof(url)) == -1) {
+			say("%.200s: not gs://BUCKET/OBJECT", src);
+			return usage();
+		}
+		snprintf(shown, sizeof(shown), "%s", src);
+	} else if (strncmp(src, "https://", 8) == 0 || strncmp(src, "http://", 7) == 0) {
+		if (strlen(src) >= sizeof(url)) {
+			say("%.200s: URL too long", src);
+			return usage();
+		}
+		strcpy(url, src);
+		/* a query may be a signed URL's credential: not in the log */
+		n = strcspn(src, "?#");
+		snprintf(shown, sizeof(shown), "%.*s%s", (int)(n < 400 ? n : 400), src,
+		    src[n] != '\0' ? "?..." : n > 400 ? "..." : "");
+	} else {
+		say("%.200s: not an https://, http:// or gs:// source", src);
+		return usage();
+	}
+	protos = strncmp(url, "https://", 8) == 0 ? "https" : "http,https";
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		say("libcurl does not start");
+		return FETCH_ERROR;
+	}
+	if (gs) {
+		if (token_get(auth, sizeof(auth)) == -1) {
+			rv = FETCH_ERROR;
+			goto out;
+		}
+		hdrs = curl_slist_append(NULL, auth);
+		explicit_bzero(auth, sizeof(auth));
+		if (hdrs == NULL) {
+			say("out of memory");
+			rv = FETCH_ERROR;
+			goto out;
+		}
+	}
+	rv = download(url, shown, dest, argc == 4 ? want : NULL, hdrs, protos);
+out:
+	if (hdrs != NULL)
+		explicit_bzero(hdrs->data, strlen(hdrs->data));
+	curl_slist_free_all(hdrs);
+	curl_global_cleanup();
+	return rv;
+}
