@@ -65,10 +65,19 @@ teardown() {
 	VM_NETNS=$L0_NS vm_start "$OUT/nestbox.img" $(l0_vm_net)
 	vm_wait "nestbox: eth0: $L0_VM_IP/32 gateway $L0_SUBNET_GW mtu $L0_MTU \(lease 120 s\)" 180
 	# ping all through the renewal, at T1 = 60 s after the lease
-	l0_peer "$OUT/rootfs/bin/busybox" ping -i 1 -w 90 "$L0_VM_IP" >"$BATS_TEST_TMPDIR/ping" 2>&1 &
+	# Started as a plain command, not through the l0_peer function: then $!
+	# is ping itself (ip netns exec execs it), the kill reaches ping, and
+	# the wait returns only once ping has written its last line.
+	ip netns exec "$L0_PEER_NS" "$OUT/rootfs/bin/busybox" ping -i 1 -w 90 "$L0_VM_IP" \
+		>"$BATS_TEST_TMPDIR/ping" 2>&1 3>&- &
 	pinger=$!
 	vm_wait 'nestbox: eth0: lease renewed \(lease 120 s\)' 90
-	sleep 3
+	# three more echoes after the renewal, counted as they come back
+	n0=$(grep -c 'seq=' "$BATS_TEST_TMPDIR/ping" || true)
+	for _ in $(seq 100); do
+		[ "$(grep -c 'seq=' "$BATS_TEST_TMPDIR/ping" || true)" -ge $((n0 + 3)) ] && break
+		sleep 0.1
+	done
 	kill "$pinger" 2>/dev/null || true
 	wait "$pinger" 2>/dev/null || true
 	refute grep -q 'nestbox: eth0: lease gone' "$VM_CONSOLE"
