@@ -147,7 +147,7 @@ run: all
 # --- benchmark -----------------------------------------------------------------
 # make bench [BENCH_RUNS=5] [BENCH_FLAGS=--cold]: out/bench.md, out/bench.json
 BENCH_RUNS ?= 5
-bench: all
+bench: all $(OUT)/l2-guest.img
 	@scripts/bench --runs $(BENCH_RUNS) $(BENCH_FLAGS)
 
 # make bench-peer [BENCH_RUNS=5]: the same boots of a Debian 12 L1 doing the seed
