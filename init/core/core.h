@@ -127,4 +127,12 @@ void	 shutdown_request(enum shutdown_action, const char *why);
 int	 shutdown_running(void);
 void	 shutdown_children_gone(void);
 
+/* util.c, the small checks the parsers share (one copy of each) */
+int	 is_space(char c);			/* ' ' '\t' '\r' '\n' */
+int	 dns_label_ok(const char *s, size_t len);	/* RFC 1123 label */
+int	 dns_name_ok(const char *s, size_t len);	/* labels and dots, <= 253 */
+int	 sha256_hex_ok(const char *s);		/* 64 hex digits, either case */
+enum size_scale { SIZE_DISK, SIZE_BYTES };
+const char *size_str(uint64_t bytes, enum size_scale, char *buf, size_t size);
+
 #endif /* NESTBOX_CORE_H */

@@ -35,6 +35,7 @@ struct control_ops {			/* what the server asks of the guests (vm.c) */
 };
 extern const struct control_ops vm_control_ops;	/* vm.c */
 extern int control_timeout_ms;	/* for the request line: 5000; the unit tests shorten it */
+int	 guest_name_ok(const char *s);	/* [a-z][a-z0-9-]{0,62} */
 int	 control_parse(char *line, size_t len, const char **verb, const char **name,
 	    char *err, size_t errlen);	/* splits in place; EINVAL */
 int	 control_init(const struct control_ops *, const char *path);	/* NULL: CONTROL_SOCK */

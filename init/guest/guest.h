@@ -193,6 +193,7 @@ enum fetch_status {		/* nestbox-fetch's exit status */
 	FETCH_USAGE = 64,
 };
 int	 fetch_cache_path(const struct guest_source *, char *buf, size_t size);	/* under STATE_IMAGES */
+int	 gcs_bucket_ok(const char *b, size_t len);	/* a GCS bucket name */
 int	 gcs_url(const char *ref, const char *api, char *buf, size_t size);	/* "bucket/object" */
 int	 pd_find(const char *sysblock, const char *devname, char *buf, size_t size);	/* /dev/sdb; ENOENT */
 int	 pd_nvme_name(const void *id, size_t len, char *name, size_t size);	/* Identify Namespace */
