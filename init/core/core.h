@@ -21,13 +21,17 @@
 #define NB_NORETURN	__attribute__((noreturn))
 
 
-/* log.c: every line is "nestbox: <msg>\n", written with one write(2). */
+/*
+ * log.c: one line per call, written with one write(2), the level after the
+ * name: "nestbox: <msg>\n" (log_info), "nestbox: warning: <msg>\n" (log_warn,
+ * log_warnx), "nestbox: fatal: <msg>\n" (fatal, fatalx; then PID 1 powers off).
+ */
 void	 log_init(int fd);
 int	 log_fd(void);
 void	 log_info(const char *, ...) NB_PRINTF(1, 2);
 void	 log_warn(const char *, ...) NB_PRINTF(1, 2);	/* adds strerror(errno) */
 void	 log_warnx(const char *, ...) NB_PRINTF(1, 2);
-void	 fatal(const char *, ...) NB_PRINTF(1, 2) NB_NORETURN;
+void	 fatal(const char *, ...) NB_PRINTF(1, 2) NB_NORETURN;	/* adds strerror(errno) */
 void	 fatalx(const char *, ...) NB_PRINTF(1, 2) NB_NORETURN;
 
 /* util.c */

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #include "unit.h"
 
@@ -86,8 +88,8 @@ log_format(void **state)
 	log_warnx("plain %d", 42);
 	s = log_captured(fd);
 	assert_string_equal(s, "nestbox: ready\n"
-	    "nestbox: modules: /etc/nestbox/modules: No such file or directory\n"
-	    "nestbox: plain 42\n");
+	    "nestbox: warning: modules: /etc/nestbox/modules: No such file or directory\n"
+	    "nestbox: warning: plain 42\n");
 	free(s);
 
 	/* an overlong message is cut, marked, and still one line */
@@ -99,7 +101,7 @@ log_format(void **state)
 	log_warn("%s", big);
 	s = log_captured(fd);
 	assert_int_equal(strlen(s), 1024);
-	assert_int_equal(strncmp(s, "nestbox: yyy", 12), 0);
+	assert_int_equal(strncmp(s, "nestbox: warning: yyy", 21), 0);
 	assert_string_equal(s + 1020, "...\n");
 	free(s);
 	free(big);
@@ -242,8 +244,49 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(sha256_hex),
 	cmocka_unit_test(size_strings),
 };
+/* The level after the name: none for info, "warning: ", "fatal: ". */
+static void
+log_levels(void **state)
+{
+	char	*s;
+	pid_t	 pid;
+	int	 fd, status;
+
+	(void)state;
+	fd = log_capture();
+	log_info("guest web: running");
+	log_warnx("guest web: %s", "refused");
+	errno = EACCES;
+	log_warn("state: mkdir %s", "/x");
+	s = log_captured(fd);
+	assert_string_equal(s, "nestbox: guest web: running\n"
+	    "nestbox: warning: guest web: refused\n"
+	    "nestbox: warning: state: mkdir /x: Permission denied\n");
+	free(s);
+
+	/* fatal and fatalx exit (not being PID 1), after one line */
+	fd = log_capture();
+	if ((pid = fork()) == 0)
+		fatalx("no event loop");
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	if ((pid = fork()) == 0) {
+		errno = ENOENT;
+		fatal("signalfd");
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	s = log_captured(fd);
+	assert_string_equal(s, "nestbox: fatal: no event loop\n"
+	    "nestbox: fatal: signalfd: No such file or directory\n");
+	free(s);
+}
+
 static const struct CMUnitTest log_tests[] = {
 	cmocka_unit_test(log_format),
+	cmocka_unit_test(log_levels),
 };
 const struct suite util_suite = { tests, NTESTS(tests) };
 const struct suite log_suite = { log_tests, NTESTS(log_tests) };
