@@ -67,7 +67,6 @@ struct timer {
 int	 event_init(void);
 int	 event_add(struct event *, uint32_t events);
 int	 event_del(struct event *);
-int	 event_once(int timeout_ms);	/* events handled: 0 or 1 */
 void	 event_loop(void) NB_NORETURN;
 int	 timer_init(struct timer *, void (*fire)(struct timer *), void *arg);
 int	 timer_set(struct timer *, uint64_t ms);	/* one shot; 0 disarms */

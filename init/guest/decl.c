@@ -25,7 +25,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "guest/guest.h"
+#include "guest/guest-internal.h"
 
 #define DOC		"nestbox-guests: "
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))

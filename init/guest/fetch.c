@@ -1,8 +1,8 @@
 /*
  * The pure side of a guest's sources: where a download lives on the state
  * partition, the GCS JSON API URL of a gs:// object, and which block device
- * is an attached persistent disk. fetch_curl.c is the downloader itself,
- * the nestbox-fetch program.
+ * is an attached persistent disk. The downloader itself is the
+ * nestbox-fetch program, tools/nestbox-fetch.c.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -21,7 +21,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "guest/guest.h"
+#include "guest/guest-internal.h"
 
 /* Mbed TLS 2.x (Debian's, for the unit tests) named it mbedtls_sha256_ret. */
 #if MBEDTLS_VERSION_NUMBER < 0x03000000

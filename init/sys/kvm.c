@@ -15,7 +15,7 @@
 #include <sys/ioctl.h>
 #include <linux/kvm.h>
 
-#include "sys/sys.h"
+#include "sys/sys-internal.h"
 
 #define KVM_API	12	/* the only version there has ever been (KVM_API_VERSION) */
 

@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
-#include "sys/sys.h"
+#include "sys/sys-internal.h"
 
 #ifndef MODULE_INIT_COMPRESSED_FILE
 #define MODULE_INIT_COMPRESSED_FILE 4

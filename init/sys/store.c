@@ -36,7 +36,7 @@
 #include <cjson/cJSON.h>
 
 #include "md/md.h"
-#include "sys/sys.h"
+#include "sys/sys-internal.h"
 
 #define E2FSCK		"/usr/sbin/e2fsck"
 #define RESIZE2FS	"/usr/sbin/resize2fs"
@@ -625,6 +625,18 @@ make_dirs(void)
 	return 0;
 }
 
+/* What is free for an unprivileged writer (nestbox-fetch), in MiB. */
+static int
+store_free_mib(uint64_t *mib)
+{
+	struct statvfs	 sv;
+
+	if (statvfs(STATE_DIR, &sv) == -1)
+		return -1;
+	*mib = (uint64_t)sv.f_bavail * sv.f_frsize >> 20;
+	return 0;
+}
+
 static void
 render(cJSON *o, int brief)
 {
@@ -716,14 +728,3 @@ store_persistent(void)
 	return st.persistent;
 }
 
-/* What is free for an unprivileged writer (nestbox-fetch), in MiB. */
-int
-store_free_mib(uint64_t *mib)
-{
-	struct statvfs	 sv;
-
-	if (statvfs(STATE_DIR, &sv) == -1)
-		return -1;
-	*mib = (uint64_t)sv.f_bavail * sv.f_frsize >> 20;
-	return 0;
-}
