@@ -117,11 +117,11 @@ wait_count() {
 		-append "console=ttyS0,38400n8 panic=-1" $(l0_vm_net)
 
 	# The invalid guest is named with its field; the others go on.
-	vm_wait 'nestbox: guest bad: vcpus: .*\(skipped\)' 240
+	vm_wait 'nestbox: warning: guest bad: vcpus: .*\(skipped\)' 240
 	vm_wait 'nestbox: guests: plan: start web, start corrupt' 10
 	# The corrupt download is refused and reported, and not retried.
 	vm_wait 'nestbox-fetch: .*sha256 mismatch' 120
-	vm_wait "nestbox: guest corrupt: kernel: http://203.0.113.10/vmlinuz: sha256 mismatch" 30
+	vm_wait "nestbox: warning: guest corrupt: kernel: http://203.0.113.10/vmlinuz: sha256 mismatch" 30
 	vm_wait "nestbox: guest corrupt: failed" 10
 	# web: downloaded, started under KVM, its console mirrored.
 	vm_wait 'nestbox: guest web: QEMU started \(pid [0-9]+, kvm' 120

@@ -108,12 +108,12 @@ print(s[\"metadata\"][\"hostname\"], s[\"kvm\"][\"available\"], s[\"network\"][\
 @test "the metadata server down at boot (connection refused): the client converges when it is back" {
 	l0_metadata POST /faults '{"down":true}' >/dev/null
 	boot
-	vm_wait 'nestbox: metadata: hostname: no reply: ' 180
+	vm_wait 'nestbox: warning: metadata: hostname: no reply: ' 180
 	l0_metadata POST /faults '{"down":false}' >/dev/null
 	t0=$SECONDS
 	vm_wait 'nestbox: hostname: nestbox-1[^.]' 30
 	vm_wait 'nestbox: metadata: attributes changed' 30
 	echo "# back up to hostname: $((SECONDS - t0)) s (backoff capped at 10 s)" >&3
 	# one line per distinct error, however many retries
-	[ "$(grep -c 'nestbox: metadata: hostname: no reply' "$VM_CONSOLE")" -eq 1 ]
+	[ "$(grep -c 'nestbox: warning: metadata: hostname: no reply' "$VM_CONSOLE")" -eq 1 ]
 }

@@ -21,10 +21,10 @@ teardown() {
 	start=$(vm_elapsed)
 	vm_wait 'nestbox: kvm: /dev/kvm ready \(API 12' 60
 	kvm=$(vm_elapsed)
-	refute grep -q 'nestbox: kvm: not available' "$VM_CONSOLE"
+	refute grep -q 'nestbox: warning: kvm: not available' "$VM_CONSOLE"
 	vm_wait "nestbox: eth0: $L0_VM_IP/32 gateway $L0_SUBNET_GW mtu $L0_MTU \(lease 86400 s\)" 60
 	dhcp=$(vm_elapsed)
-	refute grep -qE 'nestbox: eth0: .*(refused|route|address)' "$VM_CONSOLE"
+	refute grep -qE 'nestbox: (warning: )?eth0: .*(refused|route|address)' "$VM_CONSOLE"
 	echo "# PID 1 start after ${start} s; /dev/kvm +$(echo "$kvm $start" | awk '{ printf "%.2f", $1 - $2 }') s; lease applied +$(echo "$dhcp $kvm" | awk '{ printf "%.2f", $1 - $2 }') s (TCG)" >&3
 
 	# The L1 answers from its /32 through the gateway: its default route
@@ -38,14 +38,14 @@ teardown() {
 		{ tail -n 20 "$L0_DIR/dnsmasq.log"; false; }
 	vm_wait 'nestbox: ready' 30
 	# ntpd runs against the metadata server (the L0 has no NTP: it keeps trying)
-	refute grep -q 'nestbox: ntpd: ' "$VM_CONSOLE"
+	refute grep -qE 'nestbox: (warning: )?ntpd: ' "$VM_CONSOLE"
 }
 
 @test "without SVM the L1 says why KVM is missing and how to fix it on GCE, and boots on" {
 	# QEMU takes the last -cpu: this one hides SVM from the L1
 	VM_NETNS=$L0_NS vm_start "$OUT/nestbox.img" $(l0_vm_net) -cpu max,-svm
-	vm_wait 'nestbox: kvm: not available: ' 120
-	run grep -a 'nestbox: kvm: ' "$VM_CONSOLE"
+	vm_wait 'nestbox: warning: kvm: not available: ' 120
+	run grep -aE 'nestbox: (warning: )?kvm: ' "$VM_CONSOLE"
 	assert_output --partial 'without SVM'
 	assert_output --partial 'licenses/enable-vmx'
 	assert_output --partial '--enable-nested-virtualization'

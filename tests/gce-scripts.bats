@@ -497,7 +497,7 @@ $TAIL"
 	export FAKE_GCLOUD_SERIAL=error
 	run create --guests "$GUESTS"
 	assert_failure 1
-	assert_output --partial "gce-create: l1 reported an error: nestbox: mount: devtmpfs on /dev: failed: No such device"
+	assert_output --partial "gce-create: l1 reported an error: nestbox: warning: mount: devtmpfs on /dev: failed: No such device"
 }
 
 @test "gce-create: the no-KVM diagnosis fails with advice, unless --allow-tcg" {
@@ -516,7 +516,7 @@ $TAIL"
 	export FAKE_GCLOUD_SERIAL=kvm-missing
 	run create
 	assert_failure 1
-	assert_output --partial "gce-create: l1 has no /dev/kvm: nestbox: kvm: not available: /dev/kvm is missing: kvm_intel did not load"
+	assert_output --partial "gce-create: l1 has no /dev/kvm: nestbox: warning: kvm: not available: /dev/kvm is missing: kvm_intel did not load"
 	refute_output --partial "l1 is ready"
 }
 

@@ -86,7 +86,7 @@ boot() {
 	vm_wait 'nestbox: shutdown: powering off \(power button\)' 10
 	vm_wait '^nestbox: shutdown: done' 20
 	vm_wait_exit 20
-	run grep -a -c '^nestbox: shutdown: unmount' "$VM_CONSOLE"
+	run grep -a -c '^nestbox: warning: shutdown: unmount' "$VM_CONSOLE"
 	assert_output 0
 }
 

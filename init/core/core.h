@@ -21,13 +21,17 @@
 #define NB_NORETURN	__attribute__((noreturn))
 
 
-/* log.c: every line is "nestbox: <msg>\n", written with one write(2). */
+/*
+ * log.c: one line per call, written with one write(2), the level after the
+ * name: "nestbox: <msg>\n" (log_info), "nestbox: warning: <msg>\n" (log_warn,
+ * log_warnx), "nestbox: fatal: <msg>\n" (fatal, fatalx; then PID 1 powers off).
+ */
 void	 log_init(int fd);
 int	 log_fd(void);
 void	 log_info(const char *, ...) NB_PRINTF(1, 2);
 void	 log_warn(const char *, ...) NB_PRINTF(1, 2);	/* adds strerror(errno) */
 void	 log_warnx(const char *, ...) NB_PRINTF(1, 2);
-void	 fatal(const char *, ...) NB_PRINTF(1, 2) NB_NORETURN;
+void	 fatal(const char *, ...) NB_PRINTF(1, 2) NB_NORETURN;	/* adds strerror(errno) */
 void	 fatalx(const char *, ...) NB_PRINTF(1, 2) NB_NORETURN;
 
 /* util.c */
@@ -63,7 +67,6 @@ struct timer {
 int	 event_init(void);
 int	 event_add(struct event *, uint32_t events);
 int	 event_del(struct event *);
-int	 event_once(int timeout_ms);	/* events handled: 0 or 1 */
 void	 event_loop(void) NB_NORETURN;
 int	 timer_init(struct timer *, void (*fire)(struct timer *), void *arg);
 int	 timer_set(struct timer *, uint64_t ms);	/* one shot; 0 disarms */
@@ -126,5 +129,13 @@ void	 shutdown_hook_done(struct shutdown_hook *);
 void	 shutdown_request(enum shutdown_action, const char *why);
 int	 shutdown_running(void);
 void	 shutdown_children_gone(void);
+
+/* util.c, the small checks the parsers share (one copy of each) */
+int	 is_space(char c);			/* ' ' '\t' '\r' '\n' */
+int	 dns_label_ok(const char *s, size_t len);	/* RFC 1123 label */
+int	 dns_name_ok(const char *s, size_t len);	/* labels and dots, <= 253 */
+int	 sha256_hex_ok(const char *s);		/* 64 hex digits, either case */
+enum size_scale { SIZE_DISK, SIZE_BYTES };
+const char *size_str(uint64_t bytes, enum size_scale, char *buf, size_t size);
 
 #endif /* NESTBOX_CORE_H */

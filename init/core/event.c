@@ -9,7 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 
-#include "core/core.h"
+#include "core/core-internal.h"
 
 static int epfd = -1;
 

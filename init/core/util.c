@@ -254,3 +254,109 @@ put_le32(uint8_t *p, uint32_t v)
 	p[2] = v >> 16;
 	p[3] = v >> 24;
 }
+
+/* --- one copy of the small checks the parsers share ---------------------- */
+
+/*
+ * JSON's white space (RFC 8259), which is also what the line-based parsers
+ * skip: modules.c calls it only on lines that next_line() has cut at the
+ * '\n', so the '\n' it accepts never reaches it there.
+ */
+int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int
+is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/*
+ * An RFC 1123 label, the len bytes at s: 1-63 letters (either case),
+ * digits and hyphens, not starting or ending with a hyphen.
+ */
+int
+dns_label_ok(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!is_alnum(s[i]) && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* A host or domain name: dns_label_ok() labels joined by dots, 253 in all. */
+int
+dns_name_ok(const char *s, size_t len)
+{
+	const char	*dot, *end = s + len;
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (;;) {
+		if ((dot = memchr(s, '.', end - s)) == NULL)
+			return dns_label_ok(s, end - s);
+		if (!dns_label_ok(s, dot - s))
+			return 0;
+		s = dot + 1;
+	}
+}
+
+/*
+ * A sha256 in hex: 64 hex digits of either case and the end of s. A caller
+ * that keeps one lower-cases it (s[i] | 0x20 is exact once this said yes).
+ */
+int
+sha256_hex_ok(const char *s)
+{
+	size_t	 i;
+	char	 c;
+
+	for (i = 0; i < 64; i++) {
+		c = s[i] | 0x20;	/* '\0' stays out of range */
+		if (!((s[i] >= '0' && s[i] <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+	}
+	return s[64] == '\0';
+}
+
+/*
+ * A size for a message. Two scales, as two readers want them:
+ * SIZE_DISK, for partitions and file systems (store.c): whole MiB below
+ * 1 GiB, then GiB with one decimal, cut rather than rounded;
+ * SIZE_BYTES, for a download's progress (nestbox-fetch): B, KiB, MiB with
+ * one decimal below 10 MiB, whole MiB below 10 GiB, then GiB with one
+ * decimal, rounded. Both are kept as they were: tests and docs read them.
+ * Returns buf.
+ */
+const char *
+size_str(uint64_t n, enum size_scale scale, char *buf, size_t size)
+{
+	uint64_t	 mib = n >> 20;
+
+	if (scale == SIZE_DISK) {
+		if (mib < 1024)
+			snprintf(buf, size, "%llu MiB", (unsigned long long)mib);
+		else
+			snprintf(buf, size, "%llu.%llu GiB",
+			    (unsigned long long)(mib / 1024),
+			    (unsigned long long)(mib % 1024 * 10 / 1024));
+	} else if (n >= 10ULL << 30)
+		snprintf(buf, size, "%.1f GiB", (double)n / (1 << 30));
+	else if (n >= 10 << 20)
+		snprintf(buf, size, "%llu MiB", (unsigned long long)mib);
+	else if (n >= 1 << 20)
+		snprintf(buf, size, "%.1f MiB", (double)n / (1 << 20));
+	else if (n >= 1 << 10)
+		snprintf(buf, size, "%llu KiB", (unsigned long long)(n >> 10));
+	else
+		snprintf(buf, size, "%llu B", (unsigned long long)n);
+	return buf;
+}

@@ -21,7 +21,7 @@
  */
 #define CONTROL_SOCK		"/run/nestbox/control.sock"
 #define CONTROL_LINE_MAX	256
-#define GUEST_NAME_MAX		64	/* [a-z][a-z0-9-]{0,62} and the NUL; guest/decl.c */
+#define GUEST_NAME_MAX		64	/* [a-z][a-z0-9-]{0,62} and the NUL: guest_name_ok */
 struct control_ops {			/* what the server asks of the guests (vm.c) */
 	char	*(*status)(const char *name);	/* JSON text, free() it; NULL name: all */
 	char	*(*list)(void);			/* a table, a line per guest; free() it */
@@ -34,7 +34,7 @@ struct control_ops {			/* what the server asks of the guests (vm.c) */
 	void	 (*reload)(void);
 };
 extern const struct control_ops vm_control_ops;	/* vm.c */
-extern int control_timeout_ms;	/* for the request line: 5000; the unit tests shorten it */
+int	 guest_name_ok(const char *s);	/* [a-z][a-z0-9-]{0,62} */
 int	 control_parse(char *line, size_t len, const char **verb, const char **name,
 	    char *err, size_t errlen);	/* splits in place; EINVAL */
 int	 control_init(const struct control_ops *, const char *path);	/* NULL: CONTROL_SOCK */

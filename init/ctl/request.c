@@ -51,9 +51,13 @@ bad(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* [a-z][a-z0-9-]{0,62}, as guest.c checks a declared name. */
-static int
-name_ok(const char *s)
+/*
+ * A guest's name: [a-z][a-z0-9-]{0,62}. The one rule for a declared name
+ * (guest/decl.c) and a requested one. Unlike an RFC 1123 label (and a GCE
+ * device name) it may end with a hyphen: declarations that did keep working.
+ */
+int
+guest_name_ok(const char *s)
 {
 	size_t	 i;
 
@@ -125,7 +129,7 @@ control_parse(char *line, size_t len, const char **verb, const char **name,
 			return bad(err, errlen, "%s takes one guest name", verbs[i].verb);
 		break;
 	}
-	if (n == 2 && !name_ok(word[1]))
+	if (n == 2 && !guest_name_ok(word[1]))
 		return bad(err, errlen, "\"%s\" is not a valid guest name "
 		    "([a-z][a-z0-9-]{0,62})", str_quote(word[1], q, sizeof(q)));
 	*verb = verbs[i].verb;

@@ -30,7 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include "ctl/ctl.h"
+#include "ctl/ctl-internal.h"
 
 #define CONN_MAX	16
 #define STALL_TIMEOUT	60000		/* ms a reply waits for a client that reads nothing */

@@ -25,7 +25,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "guest/guest.h"
+#include "guest/guest-internal.h"
 
 #define DOC		"nestbox-guests: "
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -271,47 +271,15 @@ check_members(const cJSON *obj, const char *field, const char *const *names,
 	return 0;
 }
 
-/* GCS bucket names: https://cloud.google.com/storage/docs/buckets#naming */
-static int
-bucket_ok(const char *b, size_t len)
-{
-	size_t	 i, comp = 0;
-	int	 dots = memchr(b, '.', len) != NULL;
-	uint32_t a;
-
-	if (len < 3 || len > (dots ? 222 : 63) || !is_lower_alnum(b[0]) ||
-	    !is_lower_alnum(b[len - 1]) || (len >= 4 && strncmp(b, "goog", 4) == 0) ||
-	    ip4_parse(b, len, &a) == 0)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (b[i] == '.') {
-			if (comp == 0)
-				return 0;
-			comp = 0;
-			continue;
-		}
-		if (!is_lower_alnum(b[i]) && b[i] != '-' && b[i] != '_')
-			return 0;
-		if (++comp > 63)
-			return 0;
-		if (len - i >= 6 && strncmp(b + i, "google", 6) == 0)
-			return 0;
-	}
-	return 1;
-}
-
-/* GCE resource and device names: [a-z]([-a-z0-9]{0,61}[a-z0-9])? */
+/*
+ * GCE resource and device names: [a-z]([-a-z0-9]{0,61}[a-z0-9])?, a guest
+ * name that does not end with a hyphen (an RFC 1123 label in lower case
+ * that starts with a letter).
+ */
 static int
 device_name_ok(const char *s)
 {
-	size_t	 i, len = strlen(s);
-
-	if (len < 1 || len > 63 || s[0] < 'a' || s[0] > 'z' || s[len - 1] == '-')
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '-')
-			return 0;
-	return 1;
+	return guest_name_ok(s) && s[strlen(s) - 1] != '-';
 }
 
 static int
@@ -401,7 +369,7 @@ parse_source(const cJSON *v, const char *field, struct guest_source *src, char *
 		if ((obj = strchr(s + 5, '/')) == NULL || obj[1] == '\0')
 			return bad(err, "%s: \"%s\" has no object (gs://BUCKET/OBJECT)",
 			    field, str_quote(s, q, sizeof(q)));
-		if (!bucket_ok(s + 5, obj - (s + 5)))
+		if (!gcs_bucket_ok(s + 5, obj - (s + 5)))
 			return bad(err, "%s: \"%s\": not a valid bucket name (3-63 of "
 			    "a-z 0-9 - _ .)", field, str_quote(s, q, sizeof(q)));
 		obj++;
@@ -441,9 +409,7 @@ parse_sha256(const cJSON *v, const char *field, char out[65], char *err)
 
 	if (!cJSON_IsString(v))
 		return bad(err, "%s: not a string", field);
-	for (i = 0; i < 64 && is_hex(v->valuestring[i]); i++)
-		;
-	if (i != 64 || v->valuestring[64] != '\0')
+	if (!sha256_hex_ok(v->valuestring))
 		return bad(err, "%s: \"%s\" is not a sha256 (64 hex digits)", field,
 		    str_quote(v->valuestring, q, sizeof(q)));
 	for (i = 0; i < 64; i++)
@@ -855,21 +821,16 @@ parse_name(const cJSON *v, char name[GUEST_NAME_MAX], char *err)
 {
 	const char	*s;
 	char		 q[48];
-	size_t		 i;
 
 	if (v == NULL)
 		return bad(err, "name: missing");
 	if (!cJSON_IsString(v))
 		return bad(err, "name: not a string");
 	s = v->valuestring;
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= GUEST_NAME_MAX - 1 || !(i == 0 ? s[i] >= 'a' && s[i] <= 'z' :
-		    is_lower_alnum(s[i]) || s[i] == '-'))
-			break;
-	if (i == 0 || s[i] != '\0')
+	if (!guest_name_ok(s))
 		return bad(err, "name: \"%s\" is not a valid name ([a-z][a-z0-9-]{0,62})",
 		    str_quote(s, q, sizeof(q)));
-	memcpy(name, s, i + 1);
+	memcpy(name, s, strlen(s) + 1);		/* guest_name_ok: < GUEST_NAME_MAX */
 	return 0;
 }
 
@@ -1044,12 +1005,6 @@ check_against(const struct guest *g, const struct guest *v, size_t n, char *err)
 					    "guest %s's disk", i, g->disks[i].src.uri, o->name);
 	}
 	return 0;
-}
-
-static int
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 static int

@@ -1,8 +1,8 @@
 /*
  * The pure side of a guest's sources: where a download lives on the state
  * partition, the GCS JSON API URL of a gs:// object, and which block device
- * is an attached persistent disk. fetch_curl.c is the downloader itself,
- * the nestbox-fetch program.
+ * is an attached persistent disk. The downloader itself is the
+ * nestbox-fetch program, tools/nestbox-fetch.c.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -21,7 +21,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "guest/guest.h"
+#include "guest/guest-internal.h"
 
 /* Mbed TLS 2.x (Debian's, for the unit tests) named it mbedtls_sha256_ret. */
 #if MBEDTLS_VERSION_NUMBER < 0x03000000
@@ -36,17 +36,6 @@ static int
 is_fetched(enum source_kind kind)
 {
 	return kind == SRC_HTTPS || kind == SRC_HTTP || kind == SRC_GS;
-}
-
-static int
-sha256_hex_ok(const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0';
 }
 
 /*
@@ -67,7 +56,9 @@ fetch_cache_path(const struct guest_source *src, char *buf, size_t size)
 		return -1;
 	}
 	if (src->sha256[0] != '\0') {
-		if (!sha256_hex_ok(src->sha256)) {
+		/* decl.c keeps it in lower case: a file has one name */
+		if (!sha256_hex_ok(src->sha256) ||
+		    strpbrk(src->sha256, "ABCDEF") != NULL) {
 			errno = EINVAL;
 			return -1;
 		}
@@ -98,16 +89,22 @@ lower_alnum(char c)
 /*
  * https://cloud.google.com/storage/docs/buckets#naming: 3-63 characters,
  * up to 222 with dots (each dot-separated part at most 63), a-z 0-9 - _ .,
- * a letter or digit at both ends.
+ * a letter or digit at both ends, not "goog..." nor containing "google",
+ * not a dotted quad. The one rule for a declared source (decl.c) and for
+ * gcs_url(), so for nestbox-fetch too. gcs_url() used to let "goog..." and
+ * IP-shaped names through; decl.c refused them before fetch saw them, so a
+ * declared guest sees no change, only a hand-typed nestbox-fetch does.
  */
-static int
-bucket_ok(const char *b, size_t len)
+int
+gcs_bucket_ok(const char *b, size_t len)
 {
 	size_t	 i, part = 0;
 	int	 dots = memchr(b, '.', len) != NULL;
+	uint32_t a;
 
 	if (len < 3 || len > (dots ? 222 : 63) || !lower_alnum(b[0]) ||
-	    !lower_alnum(b[len - 1]))
+	    !lower_alnum(b[len - 1]) || (len >= 4 && strncmp(b, "goog", 4) == 0) ||
+	    ip4_parse(b, len, &a) == 0)
 		return 0;
 	for (i = 0; i < len; i++) {
 		if (b[i] == '.') {
@@ -119,6 +116,8 @@ bucket_ok(const char *b, size_t len)
 		if (!lower_alnum(b[i]) && b[i] != '-' && b[i] != '_')
 			return 0;
 		if (++part > 63)
+			return 0;
+		if (len - i >= 6 && strncmp(b + i, "google", 6) == 0)
 			return 0;
 	}
 	return 1;
@@ -148,7 +147,7 @@ gcs_url(const char *ref, const char *api, char *buf, size_t size)
 
 	if (api == NULL)
 		api = GCS_API;
-	if ((slash = strchr(ref, '/')) == NULL || !bucket_ok(ref, slash - ref)) {
+	if ((slash = strchr(ref, '/')) == NULL || !gcs_bucket_ok(ref, slash - ref)) {
 		errno = EINVAL;
 		return -1;
 	}

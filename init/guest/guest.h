@@ -102,11 +102,8 @@ int	 guests_check_net(struct guest_set *, const struct netconf *,
 void	 guests_free(struct guest_set *);
 void	 guest_clear(struct guest *);		/* frees its parts, zeroes it */
 void	 guest_errors_free(struct guest_errors *);
-int	 guest_size_parse(const char *s, uint64_t *bytes);	/* "512M", "2GiB" */
-int	 guest_qemu_arg_ok(const char *opt, const char *val, char *why, size_t size);
 const char *guest_mac_str(const uint8_t mac[6], char buf[18]);
 const char *restart_str(enum restart_policy);
-const char *accel_str(enum accel_mode);
 
 /*
  * qemu.c: a guest's QEMU command line, built without side effects into the
@@ -135,8 +132,8 @@ int	 qemu_argv(const struct guest *, const struct qemu_env *, char *buf,
 int	 qemu_uses_kvm(const struct guest *, const struct qemu_env *);
 
 /*
- * qmp.c: QEMU's machine protocol. qmp_parse reads one reply line (pure,
- * fuzzed); struct qmp is a client in the event loop: it connects to a
+ * qmp.c: QEMU's machine protocol. qmp_parse (guest-internal.h) reads one
+ * reply line (pure, fuzzed); struct qmp is a client in the event loop: it connects to a
  * guest's qmp.sock, negotiates capabilities and sends commands, reporting
  * events and the connection's end to its owner.
  */
@@ -161,7 +158,6 @@ struct qmp {
 	void		(*on_close)(struct qmp *);	/* EOF or error; fd closed */
 	void		 *arg;
 };
-int	 qmp_parse(const char *line, size_t len, struct qmp_msg *);	/* EINVAL */
 int	 qmp_open(struct qmp *, const char *path);	/* ENOENT, ECONNREFUSED: not yet */
 int	 qmp_command(struct qmp *, const char *execute);	/* id, queued until ready */
 void	 qmp_close(struct qmp *);			/* no on_close */
@@ -195,7 +191,6 @@ enum fetch_status {		/* nestbox-fetch's exit status */
 int	 fetch_cache_path(const struct guest_source *, char *buf, size_t size);	/* under STATE_IMAGES */
 int	 gcs_url(const char *ref, const char *api, char *buf, size_t size);	/* "bucket/object" */
 int	 pd_find(const char *sysblock, const char *devname, char *buf, size_t size);	/* /dev/sdb; ENOENT */
-int	 pd_nvme_name(const void *id, size_t len, char *name, size_t size);	/* Identify Namespace */
 
 /*
  * vm.c: the guests at run time. Each declared guest has a state machine;

@@ -26,7 +26,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "guest/guest.h"
+#include "guest/guest-internal.h"
 
 #define CAPABILITIES	"{\"execute\":\"qmp_capabilities\"}\n"
 #define COMMAND_MAX	64	/* a command's name: "system_powerdown" */

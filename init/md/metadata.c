@@ -148,15 +148,12 @@ hostname_parse(const char *reply, size_t len, char name[64])
 		len--;
 	for (n = 0; n < len && reply[n] != '.'; n++)
 		;
-	if (n == 0 || n > 63 || reply[0] == '-' || reply[n - 1] == '-')
+	if (!dns_label_ok(reply, n))
 		goto bad;
-	for (i = 0; i < len; i++) {
-		if (i == n)
-			continue;		/* the first dot */
+	for (i = n + 1; i < len; i++)	/* the rest: its characters only */
 		if (!isalnum((unsigned char)reply[i]) && reply[i] != '-' &&
-		    (i < n || reply[i] != '.'))
+		    reply[i] != '.')
 			goto bad;
-	}
 	memcpy(name, reply, n);
 	name[n] = '\0';
 	return 0;

@@ -90,30 +90,6 @@ cidr_parse(const char *s, size_t len, struct in_addr *a, int *prefix)
 	return 0;
 }
 
-/* A host or domain name: letter-digit-hyphen labels of 1-63, 253 in all. */
-static int
-name_ok(const char *s, size_t len)
-{
-	size_t	 i, label = 0;
-	char	 c;
-
-	if (len == 0 || len > 253)
-		return 0;
-	for (i = 0; i < len; i++) {
-		c = s[i];
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || (c == '-' && label > 0)) || ++label > 63)
-			return 0;
-	}
-	return label > 0 && s[len - 1] != '-';
-}
-
 /* Splits v at spaces into at most max tokens; -1 if there are more. */
 static int
 split(const char *v, const char *tok[], size_t tlen[], size_t max, size_t *n)
@@ -294,7 +270,7 @@ f_search(const char *k, const char *v, struct lease *l, char *err, size_t errsiz
 	if (split(v, tok, tlen, LEASE_SEARCH_MAX, &l->nsearch) == -1)
 		FAIL("%s: more than %d domains", k, LEASE_SEARCH_MAX);
 	for (i = 0; i < l->nsearch; i++) {
-		if (!name_ok(tok[i], tlen[i]))
+		if (!dns_name_ok(tok[i], tlen[i]))
 			FAIL("%s: \"%.*s\" is not a domain name", k, (int)tlen[i], tok[i]);
 		memcpy(l->search[i], tok[i], tlen[i]);
 		l->search[i][tlen[i]] = '\0';
@@ -305,9 +281,9 @@ f_search(const char *k, const char *v, struct lease *l, char *err, size_t errsiz
 static int
 f_domain(const char *k, const char *v, struct lease *l, char *err, size_t errsize)
 {
-	if (!name_ok(v, strlen(v)))
+	if (!dns_name_ok(v, strlen(v)))
 		FAIL("%s: not a domain name", k);
-	strcpy(l->domain, v);		/* name_ok: at most 253 */
+	strcpy(l->domain, v);		/* dns_name_ok: at most 253 */
 	return 0;
 }
 
@@ -316,7 +292,7 @@ f_hostname(const char *k, const char *v, struct lease *l, char *err, size_t errs
 {
 	const char	*p;
 
-	if (!name_ok(v, strlen(v)))
+	if (!dns_name_ok(v, strlen(v)))
 		FAIL("%s: not a host name", k);
 	for (p = v; *p != '\0'; p++) {
 		if (strncasecmp(p, "metadata.google.internal", 24) == 0) {

@@ -43,21 +43,6 @@ mac_ok(const char *s)
 	return s[17] == '\0';
 }
 
-/* An RFC 1123 label: what dnsmasq accepts as a DHCP host name. */
-static int
-name_ok(const char *s)
-{
-	size_t	 i, n = strlen(s);
-
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
 /*
  * dnsmasq's configuration for the network, the bridge's MTU handed to the
  * guests (DHCP option 26: on GCE eth0 and so virbr0 have 1460, and a guest
@@ -115,7 +100,7 @@ dnsmasq_hosts(const struct netconf *nc, const struct static_lease *l, size_t n,
 	for (i = 0; i < n; i++) {
 		if (l[i].mac == NULL || !mac_ok(l[i].mac) || l[i].ip == NULL ||
 		    ip4_parse(l[i].ip, strlen(l[i].ip), &ip) == -1 ||
-		    (l[i].name != NULL && !name_ok(l[i].name))) {
+		    (l[i].name != NULL && !dns_label_ok(l[i].name, strlen(l[i].name)))) {
 			errno = EINVAL;
 			return -1;
 		}

@@ -139,12 +139,6 @@ netconf_range_size(const struct netconf *nc)
 }
 
 static int
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static int
 fail(char *err, size_t errlen, const char *fmt, ...) NB_PRINTF(3, 4);
 
 static int

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "sys/sys.h"
+#include "sys/sys-internal.h"
 
 #define CPUINFO_HEAD	(64 * 1024)	/* the first processor is all we read */
 

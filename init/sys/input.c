@@ -18,7 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
-#include "sys/sys.h"
+#include "sys/sys-internal.h"
 
 #define INPUT_DIR	"/dev/input"
 #define INPUT_SCANS	5

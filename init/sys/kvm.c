@@ -4,7 +4,7 @@
  * that /dev/kvm opens and speaks API 12. On GCE nothing fails loudly when
  * nested virtualization is off: the CPU just lacks VMX and kvm_intel does
  * not load. So when KVM is missing this says why and how to fix it, once,
- * as "nestbox: kvm: " lines, and the appliance goes on without it (guests
+ * as "nestbox: warning: kvm: " lines, and the appliance goes on without it (guests
  * that allow TCG still run).
  */
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <sys/ioctl.h>
 #include <linux/kvm.h>
 
-#include "sys/sys.h"
+#include "sys/sys-internal.h"
 
 #define KVM_API	12	/* the only version there has ever been (KVM_API_VERSION) */
 

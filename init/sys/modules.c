@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
-#include "sys/sys.h"
+#include "sys/sys-internal.h"
 
 #ifndef MODULE_INIT_COMPRESSED_FILE
 #define MODULE_INIT_COMPRESSED_FILE 4
@@ -26,12 +26,6 @@
 #define MODDEP_SIZE	(16 * 1024 * 1024)
 #define BUILTIN_SIZE	(4 * 1024 * 1024)
 #define BAD_LINES_LOGGED 3
-
-static int
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
 
 /*
  * Copies a module name to out, with '-' as '_' (kmod treats them as the same
@@ -225,7 +219,7 @@ moddep_parse(char *text, size_t len, struct moddep *md)
 	for (i = 0; i < len; i++) {	/* sizes for the two arrays */
 		if (text[i] == '\n')
 			lines++;
-		if (is_space(text[i]) || text[i] == '\n')
+		if (is_space(text[i]))
 			intok = 0;
 		else if (!intok) {
 			intok = 1;

@@ -7,7 +7,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
-#include "sys/sys.h"
+#include "sys/sys-internal.h"
 
 #define MOUNTS_MAX	512
 #define MOUNTS_SIZE	(1 << 20)

@@ -36,7 +36,7 @@
 #include <cjson/cJSON.h>
 
 #include "md/md.h"
-#include "sys/sys.h"
+#include "sys/sys-internal.h"
 
 #define E2FSCK		"/usr/sbin/e2fsck"
 #define RESIZE2FS	"/usr/sbin/resize2fs"
@@ -193,19 +193,6 @@ ext4_bytes(const uint8_t sb[1024])
 }
 
 /* --- the real system ------------------------------------------------------ */
-
-static const char *
-size_str(uint64_t bytes, char *buf, size_t size)
-{
-	uint64_t	 mib = bytes >> 20;
-
-	if (mib < 1024)
-		snprintf(buf, size, "%llu MiB", (unsigned long long)mib);
-	else
-		snprintf(buf, size, "%llu.%llu GiB", (unsigned long long)(mib / 1024),
-		    (unsigned long long)(mib % 1024 * 10 / 1024));
-	return buf;
-}
 
 static int
 sys_u64(const char *name, const char *attr, uint64_t *v)
@@ -538,8 +525,9 @@ grow_partition(const char *part)
 		}
 		mbr_parse(mbr, parts);
 		log_info("state: partition %s grown from %s to %s, the end of %s",
-		    part, size_str(sectors << 9, a, sizeof(a)),
-		    size_str((uint64_t)parts[idx].sectors << 9, b, sizeof(b)), disk);
+		    part, size_str(sectors << 9, SIZE_DISK, a, sizeof(a)),
+		    size_str((uint64_t)parts[idx].sectors << 9, SIZE_DISK, b,
+		    sizeof(b)), disk);
 	}
 	if (parts[idx].sectors == sectors)
 		goto out;
@@ -595,8 +583,8 @@ grow_fs(const char *part, const char *dev, uint64_t fs_bytes)
 	if (after > before) {
 		st.grown = 1;
 		log_info("state: grew %s from %s to %s", STATE_LABEL,
-		    size_str(before << 20, a, sizeof(a)),
-		    size_str(after << 20, b, sizeof(b)));
+		    size_str(before << 20, SIZE_DISK, a, sizeof(a)),
+		    size_str(after << 20, SIZE_DISK, b, sizeof(b)));
 	}
 }
 
@@ -634,6 +622,18 @@ make_dirs(void)
 		log_warn("state: mkdir %s", STATE_GUESTS);
 		return -1;
 	}
+	return 0;
+}
+
+/* What is free for an unprivileged writer (nestbox-fetch), in MiB. */
+static int
+store_free_mib(uint64_t *mib)
+{
+	struct statvfs	 sv;
+
+	if (statvfs(STATE_DIR, &sv) == -1)
+		return -1;
+	*mib = (uint64_t)sv.f_bavail * sv.f_frsize >> 20;
 	return 0;
 }
 
@@ -710,8 +710,8 @@ store_init(void)
 	st.persistent = 1;
 	store_free_mib(&mib);
 	log_info("state: %s on %s: %s, %s free", st.dev, STATE_DIR,
-	    size_str(fs_mib(STATE_DIR, 0) << 20, a, sizeof(a)),
-	    size_str(mib << 20, b, sizeof(b)));
+	    size_str(fs_mib(STATE_DIR, 0) << 20, SIZE_DISK, a, sizeof(a)),
+	    size_str(mib << 20, SIZE_DISK, b, sizeof(b)));
 	return 1;
 
 tmpfs:
@@ -728,14 +728,3 @@ store_persistent(void)
 	return st.persistent;
 }
 
-/* What is free for an unprivileged writer (nestbox-fetch), in MiB. */
-int
-store_free_mib(uint64_t *mib)
-{
-	struct statvfs	 sv;
-
-	if (statvfs(STATE_DIR, &sv) == -1)
-		return -1;
-	*mib = (uint64_t)sv.f_bavail * sv.f_frsize >> 20;
-	return 0;
-}

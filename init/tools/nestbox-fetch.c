@@ -117,22 +117,6 @@ usage(void)
 	return FETCH_USAGE;
 }
 
-static const char *
-size_str(curl_off_t n, char *buf, size_t size)
-{
-	if (n >= 10LL << 30)
-		snprintf(buf, size, "%.1f GiB", (double)n / (1 << 30));
-	else if (n >= 10 << 20)
-		snprintf(buf, size, "%lld MiB", (long long)(n >> 20));
-	else if (n >= 1 << 20)
-		snprintf(buf, size, "%.1f MiB", (double)n / (1 << 20));
-	else if (n >= 1 << 10)
-		snprintf(buf, size, "%lld KiB", (long long)(n >> 10));
-	else
-		snprintf(buf, size, "%lld B", (long long)n);
-	return buf;
-}
-
 static void
 progress(struct dl *d, uint64_t now, int end)
 {
@@ -142,12 +126,15 @@ progress(struct dl *d, uint64_t now, int end)
 
 	bytes = end ? d->got : d->got - d->last_got;
 	ms = now - (end ? d->started : d->last);
-	size_str((curl_off_t)((uint64_t)bytes * 1000 / (ms ? ms : 1)), r, sizeof(r));
+	size_str((uint64_t)bytes * 1000 / (ms ? ms : 1), SIZE_BYTES, r, sizeof(r));
 	if (d->total > 0)
-		say("%s: %s of %s (%d%%), %s/s", d->shown, size_str(have, a, sizeof(a)),
-		    size_str(d->total, b, sizeof(b)), (int)(have * 100 / d->total), r);
+		say("%s: %s of %s (%d%%), %s/s", d->shown,
+		    size_str(have, SIZE_BYTES, a, sizeof(a)),
+		    size_str(d->total, SIZE_BYTES, b, sizeof(b)),
+		    (int)(have * 100 / d->total), r);
 	else
-		say("%s: %s, %s/s", d->shown, size_str(have, a, sizeof(a)), r);
+		say("%s: %s, %s/s", d->shown, size_str(have, SIZE_BYTES, a,
+		    sizeof(a)), r);
 	d->last = now;
 	d->last_got = d->got;
 }
@@ -489,7 +476,8 @@ download(const char *url, const char *shown, const char *dest, const char *want,
 			goto out;
 		}
 		d.offset = st.st_size;
-		say("%s: resuming at %s", shown, size_str(d.offset, sz, sizeof(sz)));
+		say("%s: resuming at %s", shown, size_str(d.offset, SIZE_BYTES, sz,
+		    sizeof(sz)));
 	}
 	d.started = d.last = now_ms();
 	for (attempt = 0; ; attempt++) {
@@ -679,18 +667,6 @@ out:
 	return rv;
 }
 
-static int
-is_sha256(const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' &&
-		    (s[i] | 0x20) <= 'f')))
-			return 0;
-	return s[64] == '\0';
-}
-
 int
 fetch_main(int argc, char *argv[])
 {
@@ -706,7 +682,7 @@ fetch_main(int argc, char *argv[])
 	src = argv[1];
 	dest = argv[2];
 	if (argc == 4) {
-		if (!is_sha256(argv[3])) {
+		if (!sha256_hex_ok(argv[3])) {
 			say("%s: not a sha256 (64 hex digits)", argv[3]);
 			return usage();
 		}

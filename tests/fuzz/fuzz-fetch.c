@@ -14,6 +14,7 @@
 #include "ctl/ctl.h"
 #include "guest/guest.h"
 #include "tools/tools.h"
+#include "guest/guest-internal.h"
 #include "fuzz.h"
 
 static void

@@ -12,6 +12,7 @@
 #include "ctl/ctl.h"
 #include "guest/guest.h"
 #include "tools/tools.h"
+#include "sys/sys-internal.h"
 #include "fuzz.h"
 
 

@@ -1080,7 +1080,31 @@ command_shell(void **state)
 	run_free(&r);
 }
 
+/* The one rule for a guest's name, declared (decl.c) or requested. */
+static void
+guest_names(void **state)
+{
+	static const char *const good[] = {
+		"a", "web", "web-1", "a-", "a--b",
+		"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0",
+	};
+	static const char *const bad[] = {
+		"", "-a", "1a", "A", "wEb", "a_b", "a.b", "a b",
+		"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz01",
+	};
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < NTESTS(good); i++)
+		if (!guest_name_ok(good[i]))
+			fail_msg("%s: refused", good[i]);
+	for (i = 0; i < NTESTS(bad); i++)
+		if (guest_name_ok(bad[i]))
+			fail_msg("%s: accepted", bad[i]);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(guest_names),
 	cmocka_unit_test(parse_good),
 	cmocka_unit_test(parse_longest),
 	cmocka_unit_test(parse_bad),

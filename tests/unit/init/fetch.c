@@ -117,6 +117,10 @@ gcs_bad(void **state)
 		"bucket/..",
 		"bucket/a\nb",
 		"0123456789012345678901234567890123456789012345678901234567890123/o",
+		/* the one rule with decl.c: no "goog...", "google", dotted quads */
+		"goog-bucket/o",
+		"my-google-bucket/o",
+		"192.168.1.1/o",
 	};
 	char	 buf[4096], ref[1200];
 	size_t	 i;

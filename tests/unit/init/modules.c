@@ -442,15 +442,15 @@ modules_load_amd(void **state)
 	    "nestbox: modules: 6 loaded, 2 built in, 1 skipped, 5 failed\n"));
 	assert_non_null(strstr(log,
 	    "nestbox: modules: skipped kvm_intel: the CPU is AuthenticAMD, not GenuineIntel\n"));
-	assert_non_null(strstr(log, "nestbox: modules: failed to load needs_broken: "
+	assert_non_null(strstr(log, "nestbox: warning: modules: failed to load needs_broken: "
 	    "dependency broken: Exec format error\n"));
-	assert_non_null(strstr(log, "nestbox: modules: failed to load broken: "
+	assert_non_null(strstr(log, "nestbox: warning: modules: failed to load broken: "
 	    "Exec format error\n"));
-	assert_non_null(strstr(log, "nestbox: modules: failed to load missing: "
+	assert_non_null(strstr(log, "nestbox: warning: modules: failed to load missing: "
 	    "not in modules.dep\n"));
-	assert_non_null(strstr(log, "nestbox: modules: failed to load cyc_a: "
+	assert_non_null(strstr(log, "nestbox: warning: modules: failed to load cyc_a: "
 	    "cyc_a: dependency cycle\n"));
-	assert_non_null(strstr(log, "nestbox: modules: list line 14: bad module name"));
+	assert_non_null(strstr(log, "nestbox: warning: modules: list line 14: bad module name"));
 	free(log);
 	rmtree(dir);
 }

@@ -114,7 +114,7 @@ spawn_exec_fails(void **state)
 	log = log_captured(fd);
 	assert_int_equal(WEXITSTATUS(last_status), 127);
 	assert_string_equal(log,
-	    "nestbox: spawn: /nonexistent/prog: No such file or directory\n");
+	    "nestbox: warning: spawn: /nonexistent/prog: No such file or directory\n");
 	free(log);
 }
 

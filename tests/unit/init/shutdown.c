@@ -138,7 +138,7 @@ hooks_in_order(void **state)
 	assert_int_equal(finished, SHUTDOWN_POWEROFF);
 	assert_non_null(strstr(log, "nestbox: shutdown: powering off (power button)\n"));
 	assert_non_null(strstr(log, "nestbox: shutdown: already powering off, SIGTERM ignored\n"));
-	assert_non_null(strstr(log, "nestbox: shutdown: broken: Input/output error\n"));
+	assert_non_null(strstr(log, "nestbox: warning: shutdown: broken: Input/output error\n"));
 	free(log);
 	event_del(&t.ev);
 	close(t.ev.fd);
@@ -166,7 +166,7 @@ hook_times_out(void **state)
 	assert_string_equal(trace, "slow next kill15 finish ");
 	assert_int_equal(finished, SHUTDOWN_REBOOT);
 	assert_non_null(strstr(log, "nestbox: shutdown: rebooting (SIGTERM)\n"));
-	assert_non_null(strstr(log, "nestbox: shutdown: slow did not finish in 50 ms\n"));
+	assert_non_null(strstr(log, "nestbox: warning: shutdown: slow did not finish in 50 ms\n"));
 	free(log);
 }
 

@@ -15,6 +15,11 @@
 #include "ctl/ctl.h"
 #include "guest/guest.h"
 #include "tools/tools.h"
+/* and what each folder keeps for itself and its tests */
+#include "core/core-internal.h"
+#include "sys/sys-internal.h"
+#include "ctl/ctl-internal.h"
+#include "guest/guest-internal.h"
 
 #define NTESTS(a)	(sizeof(a) / sizeof((a)[0]))
 
