@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "unit.h"
+#include "guest/vm.h"
 
 #define G(n, extra)	"{\"name\": \"" n "\", \"memory\": \"128M\", \"disks\": " \
 			"[{\"source\": \"state:" n ".img\"}]" extra "}"
