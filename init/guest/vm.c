@@ -963,4 +963,6 @@ vm_reset(void)
 	free(vms.doc);
 	guest_errors_free(&vms.errs);
 	memset(&vms, 0, sizeof(vms));
+	vms.hook.name = "guests";
+	vms.hook.start = hook_start;
 }
