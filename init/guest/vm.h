@@ -4,12 +4,14 @@
  *
  * Calls run one way:
  *
- *   ops.c -> vm.c -> prepare.c, launch.c, relay.c, network.c, report.c
+ *   ops.c -> vm.c -> prepare.c, launch.c, relay.c, network.c -> report.c
+ *            vm.c -> host.c (the real vm_ops) -> prepare.c, launch.c, relay.c
  *            vm.c -> fsm.c, plan.c (pure)
- *   ops.c -> report.c, relay.c
+ *   ops.c -> report.c, relay.c, plan.c
  *
- * vm.c owns the registry (vms) and performs the machine's actions
- * through struct vm_ops; the others read the registry, never call back.
+ * vm.c keeps the registry (vms, defined in plan.c) and performs the
+ * machine's actions through struct vm_ops; the others read the registry
+ * and never call back.
  */
 #ifndef NESTBOX_GUEST_VM_H
 #define NESTBOX_GUEST_VM_H
@@ -230,7 +232,7 @@ struct vm_registry {
 	struct timer	 lease_timer;
 	struct shutdown_hook hook;
 };
-extern struct vm_registry vms;		/* vm.c's; the others only read it */
+extern struct vm_registry vms;		/* in plan.c; vm.c writes it, the others read it */
 
 /*
  * What the runtime does to the world, as a table: vm_sys_ops are the real
@@ -264,7 +266,8 @@ struct vm_ops {
 	int	 (*rename)(const char *from, const char *to);
 	char	*(*read_file)(const char *path, size_t max, size_t *len);
 };
-extern const struct vm_ops vm_sys_ops;
+extern const struct vm_ops vm_sys_ops;	/* host.c */
+void	 devices_for_guests(void);		/* host.c: at boot */
 const struct vm_ops *vm_set_ops(const struct vm_ops *);	/* NULL: vm_sys_ops; the old */
 
 /*
@@ -284,7 +287,12 @@ struct vm_step {
 	char		 fresh[PATH_MAX];	/* "", else unlinked before the spawn */
 	int		 kvm;		/* launch: QEMU uses KVM */
 };
-uid_t	 vm_uid(const struct vm *);
+
+static inline uid_t
+vm_uid(const struct vm *v)
+{
+	return (uid_t)(GUEST_UID_BASE + v->slot);
+}
 
 /* prepare.c: sources into files, a step at a time */
 int	 vm_prepare(struct vm *, const struct vm_ops *, struct vm_step *);
@@ -322,6 +330,7 @@ void	 vm_event(struct vm *, enum vm_event);
 void	 vm_reconcile(const char *doc, int force);
 int	 vm_request(struct vm *, const char *verb);	/* ctl: EINVAL */
 void	 vm_free(struct vm *);
+void	 vm_net_up(void);			/* net_on_ready */
 void	 vm_reload(void);			/* `nestbox reload` */
 void	 vm_reset(void);			/* the unit tests: no guests */
 uint64_t vm_stop_deadline(void);

@@ -1306,6 +1306,89 @@ rt_network(void **state)
 	assert_string_equal(v->ip, "192.168.122.10");
 }
 
+static void
+rt_misc(void **state)
+{
+	struct vm	*v;
+	struct qmp_msg	 m;
+
+	(void)state;
+	/* declared before the network is up: pending until it is */
+	vms.net_up = 0;
+	vm_reconcile(DOC(GS("a")), 0);
+	assert_string_equal(st("a"), "pending");
+	fk_file(STATE_DIR "/a.img");
+	vm_net_up();
+	assert_string_equal(st("a"), "starting");
+	fire("a");
+	v = vm_find("a");
+	/* QMP's events, to the console */
+	memset(&m, 0, sizeof(m));
+	m.kind = QMP_EVENT;
+	snprintf(m.event, sizeof(m.event), "SHUTDOWN");
+	m.guest = 1;
+	v->qmp.on_msg(&v->qmp, &m);
+	snprintf(m.event, sizeof(m.event), "POWERDOWN");
+	v->qmp.on_msg(&v->qmp, &m);
+	m.kind = QMP_ERROR;
+	snprintf(m.error, sizeof(m.error), "GenericError: no");
+	v->qmp.on_msg(&v->qmp, &m);
+	assert_non_null(strstr(console(), "guest a: SHUTDOWN (by the guest)\n"
+	    "nestbox: guest a: POWERDOWN\nnestbox: guest a: QMP: GenericError: no\n"));
+	/* removed while its guest attribute is in flight: freed after */
+	v->ga.busy = 1;
+	vm_reconcile(DOC(""), 0);
+	qemu_exit("a", EXITED(0));
+	assert_string_equal(st("a"), "gone");
+	assert_int_equal(v->free_later, 1);
+	v->timer.fire(&v->timer);	/* still busy: kept */
+	v->ga.busy = 0;
+	v->ga.done(&v->ga, MD_OK, NULL);
+	v->timer.fire(&v->timer);	/* freed (ASan sees a leak otherwise) */
+	/* nothing declared: the plan says so */
+	vm_reconcile(NULL, 0);
+	assert_non_null(strstr(console(), "guests: plan: no guests\n"));
+}
+
+/* The real operations that a test can run unprivileged. */
+static void
+rt_sys(void **state)
+{
+	const struct vm_ops *o = &vm_sys_ops;
+	char		*dir, path[256], last[64];
+	struct qemu_env	 env;
+	int		 fd;
+
+	(void)state;
+	dir = tmpdir();
+	snprintf(path, sizeof(path), "%s/g", dir);
+	assert_int_equal(o->exists(path), 0);
+	assert_int_equal(o->mkdir_owned(path, getuid(), 0700), 0);
+	assert_int_equal(o->exists(path), 1);
+	snprintf(path, sizeof(path), "%s/g/qemu.log", dir);
+	assert_true((fd = o->open_log(path)) >= 0);
+	assert_int_equal(write(fd, "start\nqemu: -drive: no such file\n\n", 34), 34);
+	o->close(fd);
+	assert_int_equal(o->own(path, getuid(), 0600), 0);
+	snprintf(path, sizeof(path), "%s/g", dir);
+	qemu_last_words(path, last, sizeof(last));
+	assert_string_equal(last, "qemu: -drive: no such file");
+	qemu_last_words(path, last, 10);
+	assert_string_equal(last, "qemu: -dr");
+	qemu_last_words(dir, last, sizeof(last));
+	assert_string_equal(last, "");
+	o->own_dir(path, getuid(), "g");
+	o->own_dir("/nonexistent", getuid(), "g");
+	assert_int_equal(o->disk_is_l1(path), 0);
+	assert_int_equal(o->disk_is_l1("/nonexistent"), 0);
+	assert_int_equal(o->kill(getpid(), 0), 0);
+	memset(&env, 0, sizeof(env));
+	o->env(&env);
+	assert_int_equal(o->pd_find("no-such-disk", path, sizeof(path)), -1);
+	o->tap_delete("nbtap-test");
+	rmtree(dir);
+}
+
 #define RT(f)	cmocka_unit_test_setup_teardown(f, rt_setup, rt_teardown)
 #define RUNTIME_TESTS \
 	RT(rt_fetch_to_running), RT(rt_stop_sequence), RT(rt_stop_without_qmp), \
@@ -1313,7 +1396,7 @@ rt_network(void **state)
 	RT(rt_changed_declaration), RT(rt_fetch_failures), RT(rt_stop_during_fetch), \
 	RT(rt_shared_download), RT(rt_exit_policies), RT(rt_shutdown), \
 	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), \
-	RT(rt_network),
+	RT(rt_network), RT(rt_misc), RT(rt_sys),
 
 
 static const struct CMUnitTest tests[] = {
