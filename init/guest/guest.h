@@ -193,37 +193,11 @@ int	 gcs_url(const char *ref, const char *api, char *buf, size_t size);	/* "buck
 int	 pd_find(const char *sysblock, const char *devname, char *buf, size_t size);	/* /dev/sdb; ENOENT */
 
 /*
- * vm.c: the guests at run time. Each declared guest has a state machine;
- * every metadata change computes a plan against what runs and applies it.
+ * The guests at run time (vm.c and its neighbours, guest/vm.h inside):
+ * each declared guest has a state machine; every metadata change computes
+ * a plan against what runs and applies it. vm_control_ops (ctl/ctl.h,
+ * guest/ops.c) is how the control socket reaches them.
  */
-enum vm_state {
-	VM_PENDING,		/* declared, not yet worked on */
-	VM_FETCHING,		/* sources being downloaded */
-	VM_STARTING,		/* QEMU exec'd, QMP not yet up */
-	VM_RUNNING,
-	VM_STOPPING,		/* system_powerdown sent, waiting */
-	VM_STOPPED,		/* by policy, by `nestbox stop`, or exited cleanly */
-	VM_FAILED,		/* a permanent error: bad source, sha256 mismatch */
-	VM_BACKOFF,		/* exited; restarting after a delay */
-};
-enum plan_op { PLAN_KEEP, PLAN_START, PLAN_STOP, PLAN_RESTART };
-struct plan_item {
-	enum plan_op	 op;
-	const char	*name;
-};
-struct vm_have {			/* what runs now, for the plan */
-	const char	*name;
-	const char	*decl;
-};
-const char *vm_state_str(enum vm_state);
-const char *plan_op_str(enum plan_op);
-size_t	 vm_plan(const struct vm_have *, size_t nhave, const struct guest_set *want,
-	    struct plan_item *out, size_t max);	/* the number of items */
-/* the supervisor's step: the next state after an exit, for the policy */
-enum vm_state vm_after_exit(enum restart_policy, int status, int wanted_stop);
-/* /proc/PID/smaps: the RSS of a QEMU beyond its guest's RAM (the largest
- * mapping of at least guest_kib, left out); EINVAL: no mapping parsed */
-int	 smaps_beyond_guest(const char *smaps, unsigned long guest_kib, unsigned long *kib);
 int	 vm_init(void);			/* metadata listener, shutdown hook, status */
 
 #endif /* NESTBOX_GUEST_H */

@@ -1,14 +1,23 @@
 /*
  * The guests' run-time rules that need no QEMU: the reconcile plan for
- * add / remove / change / no-op / invalid-guest mixes, and the state the
- * restart policy picks after an exit.
+ * add / remove / change / no-op / invalid-guest mixes, the state the
+ * restart policy picks after an exit, the state machine (vm-fsm.inc) and
+ * the runtime driven through a fake struct vm_ops (vm-runtime.inc).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "unit.h"
+#include "guest/vm.h"
 
 #define G(n, extra)	"{\"name\": \"" n "\", \"memory\": \"128M\", \"disks\": " \
 			"[{\"source\": \"state:" n ".img\"}]" extra "}"
@@ -165,12 +174,1239 @@ names(void **state)
 	assert_string_equal(plan_op_str((enum plan_op)-1), "?");
 }
 
+/* --- the state machine (guest/fsm.c) ----------------------------------------- */
+
+static const char *
+trans_str(struct vm_fsm s, enum vm_event ev)
+{
+	static char	 buf[512];
+	struct vm_trans	 t;
+	struct text	 x;
+	size_t		 i;
+
+	text_init(&x, buf, sizeof(buf));
+	if (vm_next(s, ev, &t) == -1) {
+		assert_int_equal(errno, EINVAL);
+		text_add(&x, "-");
+	} else {
+		text_add(&x, "%s/%s", vm_phase_str(t.to.phase), vm_goal_str(t.to.goal));
+		for (i = 0; i < t.n; i++)
+			text_add(&x, "%s%s", i ? "," : " ", vm_action_str(t.act[i]));
+	}
+	assert_true(text_done(&x) >= 0);
+	return buf;
+}
+
+#define S(p, g)		((struct vm_fsm){ (p), (g) })
+#define NEXT(p, g, e)	trans_str(S(p, g), e)
+
+/*
+ * Every state the machine can reach from a new guest (PENDING, G_RUN), and
+ * every event in each: the whole table, as tests/unit/golden/guest-fsm.
+ */
+static void
+fsm_table(void **state)
+{
+	int		 seen[P_NPHASES][G_NGOALS] = { { 0 } };
+	struct vm_fsm	 queue[P_NPHASES * G_NGOALS], s;
+	struct vm_trans	 t;
+	size_t		 head = 0, tail = 0, i, n = 0;
+	int		 ev;
+	static char	 out[256 * 1024];
+	struct text	 x;
+
+	(void)state;
+	queue[tail++] = S(P_PENDING, G_RUN);
+	seen[P_PENDING][G_RUN] = 1;
+	while (head < tail) {
+		s = queue[head++];
+		for (ev = 0; ev < E_NEVENTS; ev++) {
+			if (vm_next(s, ev, &t) == -1)
+				continue;
+			assert_true(t.to.phase < P_NPHASES && t.to.goal < G_NGOALS);
+			assert_true(t.n <= VM_ACTIONS_MAX);
+			for (i = 0; i < t.n; i++)
+				assert_true(t.act[i] > A_NONE && t.act[i] < A_NACTIONS);
+			/* a guest at rest never waits with a goal it does not pursue */
+			if (t.to.phase == P_PENDING || t.to.phase == P_FETCHING ||
+			    t.to.phase == P_BACKOFF)
+				assert_int_equal(t.to.goal, G_RUN);
+			if (!seen[t.to.phase][t.to.goal]) {
+				seen[t.to.phase][t.to.goal] = 1;
+				queue[tail++] = t.to;
+			}
+		}
+	}
+	text_init(&x, out, sizeof(out));
+	text_add(&x, "# state x event -> state actions (tests/unit/init/vm.c)\n");
+	for (i = 0; i < tail; i++) {
+		s = queue[i];
+		text_add(&x, "\n%s/%s (%s)\n", vm_phase_str(s.phase), vm_goal_str(s.goal),
+		    vm_state_str(vm_phase_state(s.phase)));
+		for (ev = 0; ev < E_NEVENTS; ev++)
+			if (vm_next(s, ev, &t) == 0) {
+				text_add(&x, "  %-15s %s\n", vm_event_str(ev), trans_str(s, ev));
+				n++;
+			}
+	}
+	assert_true(text_done(&x) >= 0);
+	golden("guest-fsm", out);
+	/* reached: every phase; and each phase has the outside name it had */
+	for (i = 0; i < P_NPHASES; i++) {
+		int	 any = 0, g;
+
+		for (g = 0; g < G_NGOALS; g++)
+			any |= seen[i][g];
+		assert_true(any);
+	}
+	assert_true(n > 100);
+}
+
+static void
+fsm_names(void **state)
+{
+	(void)state;
+	/* the names the outside sees are those of before */
+	assert_string_equal(vm_state_str(vm_phase_state(P_FETCH_JOB)), "fetching");
+	assert_string_equal(vm_state_str(vm_phase_state(P_POWERDOWN)), "stopping");
+	assert_string_equal(vm_state_str(vm_phase_state(P_QUIT)), "stopping");
+	assert_string_equal(vm_state_str(vm_phase_state(P_KILL)), "stopping");
+	assert_string_equal(vm_state_str(vm_phase_state(P_BACKOFF)), "backing off");
+	assert_int_equal(vm_phase_state((enum vm_phase)99), VM_FAILED);
+	assert_string_equal(vm_phase_str((enum vm_phase)99), "?");
+	assert_string_equal(vm_goal_str(G_HALT), "halt");
+	assert_string_equal(vm_event_str(E_EXIT_FAIL), "exit-fail");
+	assert_string_equal(vm_action_str(A_STOPPED), "stopped");
+	assert_string_equal(vm_event_str(E_NEVENTS), "?");
+	assert_string_equal(NEXT(P_RUNNING, G_RUN, E_NEVENTS), "-");
+}
+
+/* The cases the issue names, each spelled out. */
+static void
+fsm_cases(void **state)
+{
+	(void)state;
+	/* a new guest, the network up, its files fetched, QEMU up */
+	assert_string_equal(NEXT(P_PENDING, G_RUN, E_NET_UP), "fetching/run enter,prepare");
+	assert_string_equal(NEXT(P_FETCHING, G_RUN, E_PREP_JOB), "fetch-job/run");
+	assert_string_equal(NEXT(P_FETCH_JOB, G_RUN, E_JOB_OK), "fetching/run prepare");
+	assert_string_equal(NEXT(P_FETCHING, G_RUN, E_PREP_READY), "fetching/run launch");
+	assert_string_equal(NEXT(P_FETCHING, G_RUN, E_SPAWNED),
+	    "starting/run enter,timer-connect");
+	assert_string_equal(NEXT(P_STARTING, G_RUN, E_TIMER), "starting/run connect");
+	assert_string_equal(NEXT(P_STARTING, G_RUN, E_NOT_YET), "starting/run timer-connect");
+	assert_string_equal(NEXT(P_STARTING, G_RUN, E_HUNG), "starting/run hung");
+	assert_string_equal(NEXT(P_STARTING, G_RUN, E_CONNECTED),
+	    "running/run enter,timer-sample");
+	assert_string_equal(NEXT(P_RUNNING, G_RUN, E_TIMER), "running/run sample");
+	/* waiting for another guest's download */
+	assert_string_equal(NEXT(P_FETCHING, G_RUN, E_PREP_WAIT), "fetching/run");
+	assert_string_equal(NEXT(P_FETCHING, G_RUN, E_WAKE), "fetching/run prepare");
+	assert_string_equal(NEXT(P_PENDING, G_RUN, E_WAKE), "-");
+	/* errors: transient ones back off, others fail */
+	assert_string_equal(NEXT(P_FETCHING, G_RUN, E_FAIL_TRANSIENT),
+	    "backoff/run delay,enter,timer-wait");
+	assert_string_equal(NEXT(P_FETCHING, G_RUN, E_FAIL_PERMANENT), "failed/run enter");
+	assert_string_equal(NEXT(P_FETCH_JOB, G_RUN, E_JOB_FAILED), "fetching/run job-error");
+
+	/* stop during fetch: the download is cut off, then stopped */
+	assert_string_equal(NEXT(P_FETCH_JOB, G_RUN, E_STOP), "fetch-job/stop cancel-job");
+	assert_string_equal(NEXT(P_FETCH_JOB, G_STOP, E_JOB_FAILED),
+	    "stopped/stop stopped,timer-off,gone");
+	assert_string_equal(NEXT(P_FETCH_JOB, G_STOP, E_JOB_OK),
+	    "stopped/stop stopped,timer-off,gone");
+	/* ... once only */
+	assert_string_equal(NEXT(P_FETCH_JOB, G_STOP, E_STOP), "fetch-job/stop");
+	/* stop while waiting for another's download: at once */
+	assert_string_equal(NEXT(P_FETCHING, G_RUN, E_STOP),
+	    "stopped/stop stopped,timer-off,gone");
+
+	/* restart during backoff: afresh, now */
+	assert_string_equal(NEXT(P_BACKOFF, G_RUN, E_RESTART),
+	    "pending/run timer-off,begin,enter,try");
+	assert_string_equal(NEXT(P_BACKOFF, G_RUN, E_START),
+	    "pending/run timer-off,begin,enter,try");
+	assert_string_equal(NEXT(P_BACKOFF, G_RUN, E_TIMER), "pending/run enter,try");
+	assert_string_equal(NEXT(P_BACKOFF, G_RUN, E_STOP),
+	    "stopped/stop stopped,timer-off,gone");
+
+	/* removal while starting: powered down, then freed */
+	assert_string_equal(NEXT(P_STARTING, G_RUN, E_REMOVE),
+	    "powerdown/remove enter,powerdown");
+	assert_string_equal(NEXT(P_POWERDOWN, G_REMOVE, E_NO_QMP),
+	    "quit/remove term,timer-quit");
+	assert_string_equal(NEXT(P_QUIT, G_REMOVE, E_EXIT_RESTART),
+	    "stopped/remove exit-wanted,stopped,tap-delete,timer-off,gone,free");
+	/* removal of a guest that does not run: freed now */
+	assert_string_equal(NEXT(P_FAILED, G_RUN, E_REMOVE),
+	    "stopped/remove stopped,timer-off,gone,free");
+	/* declared again while it stops: started again */
+	assert_string_equal(NEXT(P_POWERDOWN, G_REMOVE, E_RESTART), "powerdown/restart");
+	assert_string_equal(NEXT(P_FETCH_JOB, G_REMOVE, E_RESTART), "fetch-job/restart");
+
+	/* the stop sequence: powerdown, quit, SIGKILL */
+	assert_string_equal(NEXT(P_RUNNING, G_RUN, E_STOP), "powerdown/stop enter,powerdown");
+	assert_string_equal(NEXT(P_POWERDOWN, G_STOP, E_TIMER), "quit/stop quit");
+	assert_string_equal(NEXT(P_QUIT, G_STOP, E_NO_QMP), "kill/stop kill");
+	assert_string_equal(NEXT(P_QUIT, G_STOP, E_TIMER), "kill/stop kill");
+	assert_string_equal(NEXT(P_KILL, G_STOP, E_TIMER), "-");
+	assert_string_equal(NEXT(P_KILL, G_STOP, E_STOP), "kill/stop");
+
+	/* exit during stopping, whatever the restart policy says: stopped */
+	assert_string_equal(NEXT(P_POWERDOWN, G_STOP, E_EXIT_RESTART),
+	    "stopped/stop exit-wanted,stopped,tap-delete,timer-off,gone");
+	assert_string_equal(NEXT(P_POWERDOWN, G_STOP, E_EXIT_STOP),
+	    "stopped/stop exit-wanted,stopped,tap-delete,timer-off,gone");
+	assert_string_equal(NEXT(P_KILL, G_STOP, E_EXIT_FAIL),
+	    "stopped/stop exit-wanted,stopped,tap-delete,timer-off,gone");
+	/* ... and a pending restart starts it again */
+	assert_string_equal(NEXT(P_QUIT, G_RESTART, E_EXIT_FAIL),
+	    "pending/run exit-wanted,stopped,tap-delete,timer-off,begin,enter,try");
+	/* an exit nobody asked for: as the policy says */
+	assert_string_equal(NEXT(P_RUNNING, G_RUN, E_EXIT_RESTART),
+	    "backoff/run exit-unwanted,restart-delay,enter,timer-wait");
+	assert_string_equal(NEXT(P_RUNNING, G_RUN, E_EXIT_STOP),
+	    "stopped/run exit-unwanted,enter,tap-delete");
+	assert_string_equal(NEXT(P_STARTING, G_RUN, E_EXIT_FAIL),
+	    "failed/run exit-unwanted,enter");
+
+	/* shutdown while fetching: the download is cut off, nothing restarts */
+	assert_string_equal(NEXT(P_FETCH_JOB, G_RUN, E_SHUTDOWN), "fetch-job/halt cancel-job");
+	assert_string_equal(NEXT(P_FETCH_JOB, G_HALT, E_JOB_FAILED),
+	    "stopped/halt stopped,timer-off,gone");
+	assert_string_equal(NEXT(P_FETCH_JOB, G_HALT, E_START), "-");
+	assert_string_equal(NEXT(P_FETCH_JOB, G_HALT, E_STOP), "fetch-job/halt");
+	/* shutdown: a failed guest stays failed, a backoff ends */
+	assert_string_equal(NEXT(P_FAILED, G_RUN, E_SHUTDOWN), "failed/halt timer-off,gone");
+	assert_string_equal(NEXT(P_BACKOFF, G_RUN, E_SHUTDOWN),
+	    "stopped/halt stopped,timer-off,gone");
+	assert_string_equal(NEXT(P_RUNNING, G_RUN, E_SHUTDOWN),
+	    "powerdown/halt enter,powerdown");
+	/* a removal outranks the shutdown */
+	assert_string_equal(NEXT(P_POWERDOWN, G_REMOVE, E_SHUTDOWN), "powerdown/remove");
+	assert_string_equal(NEXT(P_POWERDOWN, G_HALT, E_REMOVE), "powerdown/remove");
+
+	/* start: QEMU runs already, or is stopping (`nestbox start` of before) */
+	assert_string_equal(NEXT(P_RUNNING, G_RUN, E_START), "-");
+	assert_string_equal(NEXT(P_POWERDOWN, G_STOP, E_START), "-");
+	/* restart: stopped first, then started */
+	assert_string_equal(NEXT(P_RUNNING, G_RUN, E_RESTART),
+	    "powerdown/restart enter,powerdown");
+	assert_string_equal(NEXT(P_POWERDOWN, G_STOP, E_RESTART), "powerdown/restart");
+	assert_string_equal(NEXT(P_FETCH_JOB, G_RUN, E_START), "fetch-job/restart cancel-job");
+	/* a stop cancels a pending restart */
+	assert_string_equal(NEXT(P_POWERDOWN, G_RESTART, E_STOP), "powerdown/stop");
+	/* a removed guest is not started by request */
+	assert_string_equal(NEXT(P_POWERDOWN, G_REMOVE, E_START), "-");
+	/* stop a stopped or failed guest */
+	assert_string_equal(NEXT(P_STOPPED, G_RUN, E_STOP),
+	    "stopped/stop stopped,timer-off,gone");
+	assert_string_equal(NEXT(P_FAILED, G_RUN, E_STOP),
+	    "stopped/stop stopped,timer-off,gone");
+	/* events that mean nothing where they come */
+	assert_string_equal(NEXT(P_RUNNING, G_RUN, E_JOB_OK), "-");
+	assert_string_equal(NEXT(P_STOPPED, G_RUN, E_EXIT_STOP), "-");
+	assert_string_equal(NEXT(P_RUNNING, G_RUN, E_NO_QMP), "-");
+	assert_string_equal(NEXT(P_PENDING, G_RUN, E_TIMER), "-");
+	assert_string_equal(NEXT(P_STOPPED, G_STOP, E_NET_UP), "-");
+	/* defensive: an exit with G_RUN while stopping is a stop */
+	assert_string_equal(NEXT(P_KILL, G_RUN, E_EXIT_STOP),
+	    "stopped/stop exit-wanted,stopped,tap-delete,timer-off,gone");
+}
+
+#define FSM_TESTS \
+	cmocka_unit_test(fsm_table), \
+	cmocka_unit_test(fsm_names), \
+	cmocka_unit_test(fsm_cases),
+
+/* --- the runtime (guest/vm.c and its steps) through a fake struct vm_ops ----- */
+
+static struct {
+	char		 log[16384];	/* what was done, a line each */
+	size_t		 len;
+	uint64_t	 now;
+	uint64_t	 timer;		/* the guest's timer, as last set */
+	pid_t		 next_pid;
+	int		 spawn_fail, tap_fail, qmp_ok, con_ok, qmp_cmd_fail, kvm;
+	char		 files[16][256];	/* what exists */
+	size_t		 nfiles;
+	const char	*leases;	/* dnsmasq's leases */
+} fk;
+
+static void
+did(const char *fmt, ...) NB_PRINTF(1, 2);
+
+static void
+did(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(fk.log + fk.len, sizeof(fk.log) - fk.len, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && fk.len + (size_t)n + 1 < sizeof(fk.log));
+	fk.len += (size_t)n;
+	fk.log[fk.len++] = '\n';
+	fk.log[fk.len] = '\0';
+}
+
+/* What was done since the last call. */
+static char *
+done(void)
+{
+	static char	 buf[sizeof(fk.log)];
+
+	memcpy(buf, fk.log, fk.len + 1);
+	fk.len = 0;
+	fk.log[0] = '\0';
+	return buf;
+}
+
+static void
+fk_file(const char *path)
+{
+	assert_true(fk.nfiles < NTESTS(fk.files));
+	snprintf(fk.files[fk.nfiles++], sizeof(fk.files[0]), "%s", path);
+}
+
+static uint64_t	 fk_now(void) { return fk.now; }
+
+static int
+fk_timer_set(struct timer *t, uint64_t ms)
+{
+	if (t != &vms.lease_timer)
+		fk.timer = ms;
+	return 0;
+}
+
+static pid_t
+fk_spawn(char *const argv[], const int fds[3], const struct cred *c)
+{
+	char	 line[2048];
+	struct text t;
+	size_t	 i;
+
+	text_init(&t, line, sizeof(line));
+	text_add(&t, "spawn uid %u gid %u", (unsigned)c->uid, (unsigned)c->gid);
+	for (i = 0; i < c->ngroups; i++)
+		text_add(&t, " group %u", (unsigned)c->groups[i]);
+	text_add(&t, "%s:", fds != NULL ? " logged" : "");
+	for (i = 0; argv[i] != NULL && i < 4; i++)
+		text_add(&t, " %s", argv[i]);
+	did("%s", line);
+	if (fk.spawn_fail) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return fk.next_pid++;
+}
+
+static void	 fk_watch(struct child *c) { (void)c; }
+static int	 fk_kill(pid_t p, int sig) { did("kill %d %d", (int)p, sig); return 0; }
+
+static int
+fk_tap_create(const char *name, uid_t owner)
+{
+	did("tap %s %u", name, (unsigned)owner);
+	errno = EPERM;
+	return fk.tap_fail ? -1 : 0;
+}
+
+static void	 fk_tap_delete(const char *name) { did("tap delete %s", name); }
+
+static int
+fk_qmp_open(struct qmp *q, const char *path)
+{
+	(void)q;
+	(void)path;
+	errno = ENOENT;
+	return fk.qmp_ok ? 0 : -1;
+}
+
+static int
+fk_qmp_command(struct qmp *q, const char *cmd)
+{
+	(void)q;
+	did("qmp %s", cmd);
+	return fk.qmp_cmd_fail ? -1 : 1;
+}
+
+static void	 fk_qmp_close(struct qmp *q) { (void)q; did("qmp close"); }
+
+static int
+fk_con_open(struct vm *v)
+{
+	if (!fk.con_ok)
+		return -1;
+	v->con.fd = 1000;
+	return 0;
+}
+
+static void	 fk_con_close(struct vm *v) { v->con.fd = -1; }
+
+static void
+fk_env(struct qemu_env *e)
+{
+	e->kvm = fk.kvm;
+	e->vhost = 0;
+	e->direct_io = 0;
+}
+
+static int
+fk_exists(const char *path)
+{
+	size_t	 i;
+
+	for (i = 0; i < fk.nfiles; i++)
+		if (strcmp(fk.files[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+fk_mkdir_owned(const char *path, uid_t uid, mode_t mode)
+{
+	(void)path;
+	(void)uid;
+	(void)mode;
+	return 0;
+}
+
+static void	 fk_own_dir(const char *d, uid_t u, const char *w) { (void)d; (void)u; (void)w; }
+
+static int
+fk_own(const char *path, uid_t uid, mode_t mode)
+{
+	did("own %s %u %o", path, (unsigned)uid, (unsigned)mode);
+	return 0;
+}
+
+static int
+fk_pd_find(const char *ref, char *path, size_t size)
+{
+	if (strcmp(ref, "data") == 0)
+		snprintf(path, size, "/dev/sdb");
+	else if (strcmp(ref, "data2") == 0)
+		snprintf(path, size, "/dev/sdc");
+	else if (strcmp(ref, "boot") == 0)
+		snprintf(path, size, "/dev/sda");
+	else {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+static int	 fk_disk_is_l1(const char *dev) { return strcmp(dev, "/dev/sda") == 0; }
+
+static int
+fk_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	(void)data;
+	did("write %s %s %o", path, len > 0 ? "data" : "empty", (unsigned)mode);
+	return 0;
+}
+
+static int	 fk_open_log(const char *path) { did("log %s", path); return 1000; }
+static int	 fk_close(int fd) { (void)fd; return 0; }
+static int	 fk_unlink(const char *path) { (void)path; return 0; }
+
+static int
+fk_rename(const char *from, const char *to)
+{
+	did("rename %s", to);
+	(void)from;
+	fk_file(to);
+	return 0;
+}
+
+static char *
+fk_read_file(const char *path, size_t max, size_t *len)
+{
+	(void)max;
+	if (strcmp(path, DNSMASQ_LEASES) == 0 && fk.leases != NULL) {
+		*len = strlen(fk.leases);
+		return strdup(fk.leases);
+	}
+	if (strstr(path, "/status") != NULL) {
+		*len = 20;
+		return strdup("VmRSS:\t  300000 kB\n");
+	}
+	errno = ENOENT;
+	return NULL;
+}
+
+static const struct vm_ops fake_ops = {
+	fk_now, fk_timer_set, fk_spawn, fk_watch, fk_kill, fk_tap_create, fk_tap_delete,
+	fk_qmp_open, fk_qmp_command, fk_qmp_close, fk_con_open, fk_con_close, fk_env,
+	fk_exists, fk_mkdir_owned, fk_own_dir, fk_own, fk_pd_find, fk_disk_is_l1,
+	fk_write_file, fk_open_log, fk_close, fk_unlink, fk_rename, fk_read_file,
+};
+
+static int	 rt_logfd;
+
+static int
+rt_setup(void **state)
+{
+	(void)state;
+	vm_reset();
+	vm_set_ops(&fake_ops);
+	memset(&fk, 0, sizeof(fk));
+	fk.next_pid = 5000;
+	fk.now = 1000000;
+	fk.qmp_ok = fk.con_ok = 1;
+	vms.net_up = 1;
+	rt_logfd = log_capture();
+	return 0;
+}
+
+static int
+rt_teardown(void **state)
+{
+	(void)state;
+	free(log_captured(rt_logfd));
+	vm_reset();
+	vm_set_ops(NULL);
+	return 0;
+}
+
+/* The console's log so far, as one string (freed at the next call). */
+static const char *
+console(void)
+{
+	static char	*last;
+
+	free(last);
+	last = log_captured(rt_logfd);
+	rt_logfd = log_capture();
+	return last;
+}
+
+static const char *
+st(const char *name)
+{
+	struct vm	*v = vm_find(name);
+
+	return v != NULL ? vm_state_str(v->state) : "gone";
+}
+
+/* child_reap()'s part: the child has exited with status. */
+static void
+job_exit(const char *name, int status)
+{
+	struct vm	*v = vm_find(name);
+
+	assert_non_null(v);
+	assert_int_not_equal(v->job.pid, 0);
+	v->job.pid = 0;
+	v->job.exited(&v->job, status);
+}
+
+static void
+qemu_exit(const char *name, int status)
+{
+	struct vm	*v = vm_find(name);
+
+	assert_non_null(v);
+	assert_int_not_equal(v->qemu.pid, 0);
+	v->qemu.pid = 0;
+	v->qemu.exited(&v->qemu, status);
+}
+
+static void
+fire(const char *name)
+{
+	struct vm	*v = vm_find(name);
+
+	assert_non_null(v);
+	v->timer.fire(&v->timer);
+}
+
+#define URL	"https://example.com/a.img"
+#define SHA	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define DL	STATE_IMAGES "/sha256-" SHA
+#define GA	"{\"name\": \"a\", \"memory\": \"128M\", \"disks\": " \
+		"[{\"source\": \"" URL "\", \"sha256\": \"" SHA "\"}]}"
+#define GF(n)	"{\"name\": \"" n "\", \"memory\": \"128M\", \"disks\": " \
+		"[{\"source\": \"" URL "\", \"sha256\": \"" SHA "\"}]}"
+#define GS(n)	"{\"name\": \"" n "\", \"memory\": \"128M\", \"disks\": " \
+		"[{\"source\": \"state:" n ".img\"}]}"
+
+/* Declared (state: disk) and brought up to running. */
+static void
+up(const char *doc, const char *name)
+{
+	char	 path[128];
+
+	snprintf(path, sizeof(path), "%s/%s.img", STATE_DIR, name);
+	fk_file(path);
+	vm_reconcile(doc, 0);
+	assert_string_equal(st(name), "starting");
+	fire(name);
+	assert_string_equal(st(name), "running");
+	done();
+}
+
+static void
+rt_fetch_to_running(void **state)
+{
+	struct vm	*v;
+	char		*c;
+
+	(void)state;
+	vm_reconcile(DOC(GA), 0);
+	assert_string_equal(st("a"), "fetching");
+	/* the download, as the unprivileged fetcher */
+	assert_string_equal(done(), "spawn uid 900 gid 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch " URL " " DL " " SHA "\n");
+	v = vm_find("a");
+	assert_int_equal(v->fsm.phase, P_FETCH_JOB);
+	/* nestbox-fetch renames it itself */
+	fk_file(DL);
+	job_exit("a", EXITED(0));
+	/* a copy of its own, made by qemu-img as the guest */
+	c = done();
+	assert_non_null(strstr(c, "spawn uid 20000 gid 20000: /usr/bin/qemu-img convert -q -f"));
+	job_exit("a", EXITED(0));
+	c = done();
+	assert_non_null(strstr(c, "rename " STATE_GUESTS "/a/disk0-"));
+	/* QEMU, as the guest's own user in the kvm group, logged */
+	assert_non_null(strstr(c, "tap nbtap0 20000\n"));
+	assert_non_null(strstr(c, "log " STATE_GUESTS "/a/qemu.log\n"));
+	assert_non_null(strstr(c, "spawn uid 20000 gid 20000 group 78 logged: "
+	    QEMU_BIN " "));
+	assert_string_equal(st("a"), "starting");
+	assert_int_equal(fk.timer, VM_CONNECT_MS);
+	/* QMP not up yet */
+	fk.qmp_ok = 0;
+	fire("a");
+	assert_string_equal(st("a"), "starting");
+	assert_int_equal(fk.timer, VM_CONNECT_MS);
+	fk.qmp_ok = 1;
+	fire("a");
+	assert_string_equal(st("a"), "running");
+	assert_int_equal(fk.timer, VM_SAMPLE_MS);
+	/* the memory sample */
+	fire("a");
+	assert_int_equal(v->sample_rss, 300000);
+	c = (char *)console();
+	assert_non_null(strstr(c, "nestbox: guest a: declared (1 vcpus, 128 MiB, 1 disks, "
+	    "restart always)\n"));
+	assert_non_null(strstr(c, "nestbox: guest a: fetching\n"));
+	assert_non_null(strstr(c, "nestbox: guest a: downloading " URL "\n"));
+	assert_non_null(strstr(c, "nestbox: guest a: making " STATE_GUESTS "/a/disk0-"));
+	assert_non_null(strstr(c, "nestbox: guest a: QEMU started (pid 5002, tcg, 1 vcpus, "
+	    "128 MiB)\n"));
+	assert_non_null(strstr(c, "nestbox: guest a: starting\n"));
+	assert_non_null(strstr(c, "nestbox: guest a: running\n"));
+}
+
+static void
+rt_stop_sequence(void **state)
+{
+	char	*c;
+
+	(void)state;
+	up(DOC(GS("a")), "a");
+	assert_int_equal(vm_control_ops.action("a", "stop"), 0);
+	assert_string_equal(st("a"), "stopping");
+	assert_string_equal(done(), "qmp system_powerdown\n");
+	assert_int_equal(fk.timer, vm_stop_deadline());
+	/* a second stop changes nothing */
+	assert_int_equal(vm_control_ops.action("a", "stop"), 0);
+	assert_string_equal(done(), "");
+	fire("a");
+	assert_string_equal(done(), "qmp quit\n");
+	assert_int_equal(fk.timer, VM_QUIT_MS);
+	fire("a");
+	assert_string_equal(done(), "kill 5000 9\n");
+	assert_int_equal(vm_find("a")->fsm.phase, P_KILL);
+	qemu_exit("a", KILLED(9));
+	assert_string_equal(st("a"), "stopped");
+	assert_string_equal(done(), "qmp close\ntap delete nbtap0\n");
+	c = (char *)console();
+	assert_non_null(strstr(c, "guest a: stop requested\n"));
+	assert_non_null(strstr(c, "guest a: stopping\n"));
+	assert_non_null(strstr(c, "guest a: system_powerdown, waiting up to "));
+	assert_non_null(strstr(c, "guest a: did not power off in time: quit\n"));
+	assert_non_null(strstr(c, "guest a: killing QEMU\n"));
+	assert_non_null(strstr(c, "guest a: QEMU killed by signal 9"));
+	assert_non_null(strstr(c, "guest a: stopped\n"));
+	assert_string_equal(vm_find("a")->error, "");
+	/* started again by request */
+	assert_int_equal(vm_control_ops.action("a", "start"), 0);
+	assert_string_equal(st("a"), "starting");
+	/* start of a running one: nothing */
+	done();
+	assert_int_equal(vm_control_ops.action("a", "start"), 0);
+	assert_string_equal(done(), "");
+	assert_int_equal(vm_control_ops.action("a", "frob"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(vm_control_ops.action("zz", "stop"), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+static void
+rt_stop_without_qmp(void **state)
+{
+	(void)state;
+	up(DOC(GS("a")), "a");
+	/* QMP gone (its on_close): SIGTERM, then SIGKILL */
+	vm_find("a")->qmp.on_close(&vm_find("a")->qmp);
+	assert_int_equal(vm_control_ops.action("a", "stop"), 0);
+	assert_string_equal(done(), "kill 5000 15\n");
+	assert_int_equal(fk.timer, VM_QUIT_MS);
+	fire("a");
+	assert_string_equal(done(), "kill 5000 9\n");
+	qemu_exit("a", KILLED(9));
+	assert_string_equal(st("a"), "stopped");
+	/* a powerdown QMP refuses: SIGTERM too */
+	assert_int_equal(vm_control_ops.action("a", "start"), 0);
+	fire("a");
+	assert_string_equal(st("a"), "running");
+	done();
+	fk.qmp_cmd_fail = 1;
+	assert_int_equal(vm_control_ops.action("a", "stop"), 0);
+	assert_string_equal(done(), "qmp system_powerdown\nkill 5001 15\n");
+	/* the quit timer: QMP is there but the quit goes unanswered */
+	fk.qmp_cmd_fail = 0;
+	fire("a");
+	assert_string_equal(done(), "kill 5001 9\n");
+}
+
+static void
+rt_remove_while_starting(void **state)
+{
+	char	 path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/a.img", STATE_DIR);
+	fk_file(path);
+	fk.qmp_ok = 0;
+	vm_reconcile(DOC(GS("a")), 0);
+	assert_string_equal(st("a"), "starting");
+	done();
+	vm_reconcile(DOC(""), 0);
+	/* no QMP yet: SIGTERM */
+	assert_string_equal(done(), "kill 5000 15\n");
+	assert_string_equal(st("a"), "stopping");
+	/* not a guest for `nestbox` any more */
+	assert_int_equal(vm_control_ops.action("a", "start"), -1);
+	assert_int_equal(errno, ENOENT);
+	qemu_exit("a", EXITED(0));
+	assert_string_equal(st("a"), "gone");
+	assert_string_equal(done(), "tap delete nbtap0\n");
+	assert_non_null(strstr(console(), "guest a: removed\n"));
+}
+
+static void
+rt_remove_and_declare_again(void **state)
+{
+	(void)state;
+	up(DOC(GS("a")), "a");
+	vm_reconcile(DOC(""), 0);
+	assert_string_equal(st("a"), "stopping");
+	vm_reconcile(DOC(GS("a")), 0);
+	qemu_exit("a", EXITED(0));
+	/* stopped, then started with its declaration: not freed */
+	assert_string_equal(st("a"), "starting");
+	assert_int_equal(vm_find("a")->fsm.goal, G_RUN);
+}
+
+static void
+rt_changed_declaration(void **state)
+{
+	struct vm	*v;
+	char		*c;
+
+	(void)state;
+	up(DOC(GS("a")), "a");
+	v = vm_find("a");
+	v->restarts = 3;
+	vm_reconcile(DOC("{\"name\": \"a\", \"vcpus\": 2, \"memory\": \"128M\", "
+	    "\"disks\": [{\"source\": \"state:a.img\"}]}"), 0);
+	assert_string_equal(done(), "qmp system_powerdown\n");
+	assert_int_equal(v->g.vcpus, 1);
+	/* the same again: the plan keeps it (its next declaration is the same) */
+	vm_reconcile(DOC("{\"vcpus\": 2, \"name\": \"a\", \"memory\": \"128M\", "
+	    "\"disks\": [{\"source\": \"state:a.img\"}]}"), 0);
+	assert_string_equal(done(), "");
+	qemu_exit("a", EXITED(0));
+	c = done();
+	assert_non_null(strstr(c, "tap delete nbtap0\n"));
+	assert_non_null(strstr(c, "spawn uid 20000"));
+	assert_string_equal(st("a"), "starting");
+	assert_int_equal(v->g.vcpus, 2);
+	assert_int_equal(v->restarts, 0);
+	c = (char *)console();
+	assert_non_null(strstr(c, "guests: plan: restart a\n"));
+	assert_non_null(strstr(c, "guest a: stopped\nnestbox: guest a: pending\n"));
+}
+
+static void
+rt_fetch_failures(void **state)
+{
+	struct vm	*v;
+
+	(void)state;
+	vm_reconcile(DOC(GA), 0);
+	done();
+	/* a transport error: backs off, tries again */
+	job_exit("a", EXITED(FETCH_ERROR));
+	assert_string_equal(st("a"), "backing off");
+	assert_int_equal(fk.timer, 1000);
+	v = vm_find("a");
+	assert_non_null(strstr(v->error, "the download failed (nestbox-fetch exited with status 1)"));
+	fire("a");
+	assert_string_equal(st("a"), "fetching");
+	assert_non_null(strstr(done(), "nestbox-fetch"));
+	/* the state partition full: again */
+	job_exit("a", EXITED(FETCH_NOSPACE));
+	assert_string_equal(st("a"), "backing off");
+	assert_int_equal(fk.timer, 2000);
+	assert_non_null(strstr(v->error, "the state partition is full"));
+	fire("a");
+	done();
+	/* a sha256 mismatch: failed, not retried */
+	job_exit("a", EXITED(FETCH_MISMATCH));
+	assert_string_equal(st("a"), "failed");
+	assert_string_equal(v->error, "disks[0]: " URL ": sha256 mismatch: the download "
+	    "was refused");
+	assert_string_equal(done(), "");
+	/* a reload retries a failed guest */
+	vm_reconcile(DOC(GA), 1);
+	assert_string_equal(st("a"), "fetching");
+	assert_string_equal(v->error, "");
+	/* qemu-img failing */
+	fk_file(DL);
+	job_exit("a", EXITED(0));
+	job_exit("a", KILLED(9));
+	assert_string_equal(st("a"), "backing off");
+	assert_non_null(strstr(v->error, "qemu-img for " STATE_GUESTS "/a/disk0-"));
+	/* restart during backoff: now */
+	done();
+	assert_int_equal(vm_control_ops.action("a", "restart"), 0);
+	assert_string_equal(st("a"), "fetching");
+	assert_non_null(strstr(done(), "qemu-img"));
+}
+
+static void
+rt_stop_during_fetch(void **state)
+{
+	(void)state;
+	vm_reconcile(DOC(GA), 0);
+	done();
+	assert_int_equal(vm_control_ops.action("a", "stop"), 0);
+	assert_string_equal(done(), "kill 5000 15\n");
+	assert_string_equal(st("a"), "fetching");
+	job_exit("a", KILLED(15));
+	assert_string_equal(st("a"), "stopped");
+	assert_string_equal(vm_find("a")->error, "");
+	/* `start` during a fetch: the fetch starts over */
+	assert_int_equal(vm_control_ops.action("a", "start"), 0);
+	done();
+	assert_int_equal(vm_control_ops.action("a", "start"), 0);
+	assert_string_equal(done(), "kill 5001 15\n");
+	job_exit("a", KILLED(15));
+	assert_string_equal(st("a"), "fetching");
+	assert_non_null(strstr(done(), "nestbox-fetch"));
+}
+
+static void
+rt_shared_download(void **state)
+{
+	(void)state;
+	vm_reconcile(DOC(GA "," GF("b")), 0);
+	/* one download for both */
+	assert_string_equal(done(), "spawn uid 900 gid 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch " URL " " DL " " SHA "\n");
+	assert_int_equal(vm_find("b")->fsm.phase, P_FETCHING);
+	fk_file(DL);
+	job_exit("a", EXITED(0));
+	/* b goes on: its own copy */
+	assert_int_equal(vm_find("b")->fsm.phase, P_FETCH_JOB);
+	assert_int_equal(vm_find("a")->fsm.phase, P_FETCH_JOB);
+}
+
+static void
+rt_exit_policies(void **state)
+{
+	char	*c;
+
+	(void)state;
+	/* always: backoff, restarted */
+	up(DOC(GS("a")), "a");
+	fk.now += 2000;
+	qemu_exit("a", EXITED(1));
+	assert_string_equal(st("a"), "backing off");
+	assert_int_equal(vm_find("a")->restarts, 1);
+	assert_int_equal(fk.timer, 1);
+	c = (char *)console();
+	assert_non_null(strstr(c, "guest a: QEMU exited with status 1"));
+	assert_non_null(strstr(c, "guest a: restart 1 in 0.0 s (restart: always)\n"));
+	fire("a");
+	assert_string_equal(st("a"), "starting");
+	/* the guest powers off, on-failure: stopped */
+	vm_reset();
+	vm_set_ops(&fake_ops);
+	vms.net_up = 1;
+	up(DOC("{\"name\": \"b\", \"memory\": \"128M\", \"restart\": \"on-failure\", "
+	    "\"disks\": [{\"source\": \"state:b.img\"}]}"), "b");
+	qemu_exit("b", EXITED(0));
+	assert_string_equal(st("b"), "stopped");
+	assert_string_equal(done(), "qmp close\ntap delete nbtap0\n");
+	assert_non_null(strstr(console(), "guest b: QEMU exited: the guest powered off\n"));
+	/* never, killed: failed, its tap kept */
+	vm_reset();
+	vm_set_ops(&fake_ops);
+	vms.net_up = 1;
+	up(DOC("{\"name\": \"c\", \"memory\": \"128M\", \"restart\": \"never\", "
+	    "\"disks\": [{\"source\": \"state:c.img\"}]}"), "c");
+	qemu_exit("c", KILLED(9));
+	assert_string_equal(st("c"), "failed");
+	assert_string_equal(done(), "qmp close\n");
+	assert_non_null(strstr(vm_find("c")->error, "QEMU killed by signal 9"));
+}
+
+static void
+rt_shutdown(void **state)
+{
+	(void)state;
+	/* a running guest, a fetching one, a failed one, one backing off */
+	up(DOC(GS("a")), "a");
+	vm_reconcile(DOC(GS("a") "," GF("b") ",{\"name\": \"c\", \"memory\": \"128M\", "
+	    "\"disks\": [{\"source\": \"pd:boot\"}]},{\"name\": \"d\", \"memory\": \"128M\", "
+	    "\"disks\": [{\"source\": \"pd:nothere\"}]}"), 0);
+	assert_string_equal(st("c"), "failed");
+	assert_string_equal(st("d"), "backing off");
+	done();
+	assert_int_equal(vms.hook.start(&vms.hook, SHUTDOWN_POWEROFF), 1);
+	assert_string_equal(done(), "qmp system_powerdown\nkill 5001 15\n");
+	assert_string_equal(st("c"), "failed");
+	assert_string_equal(st("d"), "stopped");
+	/* nothing starts again: not by request, not by a new declaration */
+	assert_int_equal(vm_control_ops.action("d", "start"), 0);
+	assert_string_equal(st("d"), "stopped");
+	job_exit("b", KILLED(15));
+	assert_string_equal(st("b"), "stopped");
+	assert_int_equal(vms.hook_waiting, 1);
+	qemu_exit("a", EXITED(0));
+	assert_string_equal(st("a"), "stopped");
+	assert_int_equal(vms.hook_waiting, 0);
+	assert_non_null(strstr(console(), "guests: all stopped\n"));
+	vm_reconcile(DOC(GS("e")), 0);
+	assert_string_equal(st("e"), "stopped");
+	/* nothing running: done at once */
+	vm_reset();
+	assert_int_equal(vms.hook.start(&vms.hook, SHUTDOWN_POWEROFF), 0);
+}
+
+static void
+rt_launch_failures(void **state)
+{
+	(void)state;
+	/* accel kvm without /dev/kvm: failed */
+	vm_reconcile(DOC("{\"name\": \"a\", \"memory\": \"128M\", \"accel\": \"kvm\", "
+	    "\"disks\": [{\"source\": \"pd:data\"}]}"), 0);
+	assert_string_equal(st("a"), "failed");
+	assert_non_null(strstr(vm_find("a")->error, "accel: kvm, but /dev/kvm is not usable"));
+	/* no tap: backing off */
+	vm_reset();
+	vm_set_ops(&fake_ops);
+	vms.net_up = 1;
+	fk.tap_fail = 1;
+#define B	"{\"name\": \"b\", \"memory\": \"128M\", " \
+		"\"disks\": [{\"source\": \"pd:data\"}]}"
+	vm_reconcile(DOC(B), 0);
+	assert_string_equal(st("b"), "backing off");
+	assert_string_equal(vm_find("b")->error, "tap nbtap0 on virbr0: Operation not permitted");
+	/* no fork */
+	fk.tap_fail = 0;
+	fk.spawn_fail = 1;
+	fire("b");
+	assert_string_equal(st("b"), "backing off");
+	assert_non_null(strstr(vm_find("b")->error, "fork: "));
+	/* a download that can not fork */
+	vm_reconcile(DOC(B "," GA), 0);
+	assert_string_equal(st("a"), "backing off");
+	/* QMP never comes up: killed after VM_CONNECT_MAX */
+	fk.spawn_fail = 0;
+	fire("b");
+	assert_string_equal(st("b"), "starting");
+	fk.qmp_ok = 0;
+	done();
+	fk.now += VM_CONNECT_MAX + 1;
+	fire("b");
+	assert_string_equal(done(), "kill 5000 9\n");
+	assert_non_null(strstr(vm_find("b")->error, "QMP did not come up in 30 s"));
+}
+
+static void
+rt_sources(void **state)
+{
+	char	*c;
+
+	(void)state;
+	/* pd: given to the guest's user; a missing one, the L1's own */
+	vm_reconcile(DOC("{\"name\": \"a\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"pd:data\"}], \"cloud-init\": {\"user-data\": \"#cloud-config\\n\"}}"), 0);
+	c = done();
+	assert_non_null(strstr(c, "own /dev/sdb 20000 600\n"));
+	/* the cloud-init seed */
+	assert_non_null(strstr(c, "write " STATE_GUESTS "/a/seed.iso data 644\n"));
+	assert_string_equal(st("a"), "starting");
+	/* a missing state: file, a kernel to download, an overlay */
+	vm_reconcile(DOC("{\"name\": \"a\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"pd:data\"}], \"cloud-init\": {\"user-data\": \"#cloud-config\\n\"}},"
+	    "{\"name\": \"b\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"state:none.img\"}]},"
+	    "{\"name\": \"k\", \"memory\": \"128M\", \"kernel\": {\"source\": \"" URL "\"}},"
+	    "{\"name\": \"o\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"pd:data2\", \"overlay\": true, \"size\": \"1G\"}]}"), 0);
+	assert_string_equal(st("b"), "backing off");
+	assert_non_null(strstr(vm_find("b")->error, "no such file on the state partition"));
+	if (strcmp(st("k"), "fetching") != 0)
+		fail_msg("%s", console());
+	c = done();
+	assert_non_null(strstr(c, "/usr/libexec/nestbox/nestbox-fetch " URL));
+	assert_non_null(strstr(c, "/usr/bin/qemu-img create -q -f"));
+}
+
+static void
+rt_control(void **state)
+{
+	char	*s, buf[256];
+	int	 got = 0;
+
+	(void)state;
+	up(DOC(GS("a")), "a");
+	assert_non_null(s = vm_control_ops.status(NULL));
+	assert_non_null(strstr(s, "\"declaration\":\t\"applied\""));
+	assert_non_null(strstr(s, "\"running\":\t1"));
+	free(s);
+	assert_non_null(s = vm_control_ops.status("a"));
+	assert_non_null(strstr(s, "\"state\":\t\"running\""));
+	assert_non_null(strstr(s, "\"tap\":\t\"nbtap0\""));
+	free(s);
+	assert_null(vm_control_ops.status("zz"));
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(s = vm_control_ops.list());
+	assert_non_null(strstr(s, "\na                    running      -"));
+	free(s);
+	assert_int_equal(vm_control_ops.log_path("a", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, STATE_GUESTS "/a/console.log");
+	assert_int_equal(vm_control_ops.log_path("zz", buf, sizeof(buf)), -1);
+	assert_int_equal(vm_control_ops.console_attach("zz", NULL, NULL), -1);
+	assert_int_equal(vm_control_ops.console_write("zz", "x", 1), -1);
+	vm_control_ops.console_detach("zz", &got);
+	vm_control_ops.console_detach("a", &got);
+	vm_find("a")->con.fd = -1;
+	assert_int_equal(vm_control_ops.console_write("a", "x", 1), -1);
+	assert_int_equal(errno, ENOTCONN);
+	/* a broken document changes nothing */
+	vm_reconcile("{", 0);
+	assert_string_equal(st("a"), "running");
+	assert_non_null(s = vm_control_ops.status(NULL));
+	assert_non_null(strstr(s, "\"declaration\":\t\"rejected\""));
+	free(s);
+	/* the brief form, for nestbox/status */
+	{
+		cJSON	*o = cJSON_CreateObject();
+
+		vm_render(o, 1);
+		assert_non_null(s = cJSON_PrintUnformatted(o));
+		assert_non_null(strstr(s, "\"guests\":{\"a\":{\"state\":\"running\""));
+		free(s);
+		cJSON_Delete(o);
+	}
+}
+
+static void
+sub_fn(void *arg, const char *buf, size_t len)
+{
+	int	*n = arg;
+
+	(void)buf;
+	(void)len;
+	(*n)++;
+}
+
+static void
+rt_console(void **state)
+{
+	struct vm	*v;
+	struct sockaddr_un sun;
+	char		*dir, path[128], buf[64];
+	int		 ls, peer, n = 0, m = 0, k;
+	const char	*c;
+
+	(void)state;
+	up(DOC(GS("a")), "a");
+	v = vm_find("a");
+	/* a console socket where QEMU would listen */
+	dir = tmpdir();
+	snprintf(v->run, sizeof(v->run), "%s", dir);
+	snprintf(path, sizeof(path), "%s/console.sock", dir);
+	assert_int_equal(unix_addr(&sun, path), 0);
+	assert_true((ls = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	v->con.fd = -1;
+	assert_int_equal(con_open(v), 0);
+	assert_true((peer = accept(ls, NULL, NULL)) >= 0);
+	assert_int_equal(vm_control_ops.console_attach("a", sub_fn, &n), 0);
+	for (k = 0; k < VM_SUBS - 1; k++)
+		assert_int_equal(vm_control_ops.console_attach("a", sub_fn, &m), 0);
+	assert_int_equal(vm_control_ops.console_attach("a", sub_fn, &n), -1);
+	assert_int_equal(errno, EBUSY);
+	vm_control_ops.console_detach("a", &m);
+	/* typed at `nestbox console` */
+	assert_int_equal(vm_control_ops.console_write("a", "hi", 2), 0);
+	assert_int_equal(read(peer, buf, sizeof(buf)), 2);
+	/* from the guest: to the subscriber as it is, to the console by line */
+	assert_int_equal(write(peer, "hello\r\nwor\x01ld", 13), 13);
+	v->con.handler(&v->con, EPOLLIN);
+	assert_int_equal(n, 1);
+	c = console();
+	assert_non_null(strstr(c, "[guest a] hello\n"));
+	assert_null(strstr(c, "wor"));
+	/* nothing to read yet */
+	v->con.handler(&v->con, EPOLLIN);
+	/* the guest closes: the last partial line, the subscriber told */
+	close(peer);
+	v->con.handler(&v->con, EPOLLIN);
+	assert_int_equal(v->con.fd, -1);
+	assert_int_equal(n, 2);
+	assert_non_null(strstr(console(), "[guest a] wor?ld\n"));
+	close(ls);
+	rmtree(dir);
+}
+
+static void
+rt_network(void **state)
+{
+	struct vm	*v;
+
+	(void)state;
+	up(DOC("{\"name\": \"a\", \"memory\": \"128M\", \"mac\": \"52:54:00:00:00:0a\", "
+	    "\"disks\": [{\"source\": \"state:a.img\"}], \"forwards\": "
+	    "[{\"port\": 2222, \"guest-port\": 22}]}"), "a");
+	v = vm_find("a");
+	fk.leases = "1700000000 52:54:00:00:00:0a 192.168.122.50 a *\n";
+	assert_int_equal(leases_poll(&fake_ops), 1);
+	assert_string_equal(v->ip, "192.168.122.50");
+	assert_non_null(strstr(console(), "guest a: address 192.168.122.50\n"));
+	fk.leases = "";
+	assert_int_equal(leases_poll(&fake_ops), 1);
+	assert_string_equal(v->ip, "");
+	/* a static address */
+	v->g.ip = 0xc0a87a0a;
+	vm_lookup_ip(v, "");
+	assert_string_equal(v->ip, "192.168.122.10");
+}
+
+static void
+rt_misc(void **state)
+{
+	struct vm	*v;
+	struct qmp_msg	 m;
+
+	(void)state;
+	/* declared before the network is up: pending until it is */
+	vms.net_up = 0;
+	vm_reconcile(DOC(GS("a")), 0);
+	assert_string_equal(st("a"), "pending");
+	fk_file(STATE_DIR "/a.img");
+	vm_net_up();
+	assert_string_equal(st("a"), "starting");
+	fire("a");
+	v = vm_find("a");
+	/* QMP's events, to the console */
+	memset(&m, 0, sizeof(m));
+	m.kind = QMP_EVENT;
+	snprintf(m.event, sizeof(m.event), "SHUTDOWN");
+	m.guest = 1;
+	v->qmp.on_msg(&v->qmp, &m);
+	snprintf(m.event, sizeof(m.event), "POWERDOWN");
+	v->qmp.on_msg(&v->qmp, &m);
+	m.kind = QMP_ERROR;
+	snprintf(m.error, sizeof(m.error), "GenericError: no");
+	v->qmp.on_msg(&v->qmp, &m);
+	assert_non_null(strstr(console(), "guest a: SHUTDOWN (by the guest)\n"
+	    "nestbox: guest a: POWERDOWN\nnestbox: guest a: QMP: GenericError: no\n"));
+	/* removed while its guest attribute is in flight: freed after */
+	v->ga.busy = 1;
+	vm_reconcile(DOC(""), 0);
+	qemu_exit("a", EXITED(0));
+	assert_string_equal(st("a"), "gone");
+	assert_int_equal(v->free_later, 1);
+	v->timer.fire(&v->timer);	/* still busy: kept */
+	v->ga.busy = 0;
+	v->ga.done(&v->ga, MD_OK, NULL);
+	v->timer.fire(&v->timer);	/* freed (ASan sees a leak otherwise) */
+	/* nothing declared: the plan says so */
+	vm_reconcile(NULL, 0);
+	assert_non_null(strstr(console(), "guests: plan: no guests\n"));
+}
+
+/* The real operations that a test can run unprivileged. */
+static void
+rt_sys(void **state)
+{
+	const struct vm_ops *o = &vm_sys_ops;
+	char		*dir, path[256], last[64];
+	struct qemu_env	 env;
+	int		 fd;
+
+	(void)state;
+	dir = tmpdir();
+	snprintf(path, sizeof(path), "%s/g", dir);
+	assert_int_equal(o->exists(path), 0);
+	assert_int_equal(o->mkdir_owned(path, getuid(), 0700), 0);
+	assert_int_equal(o->exists(path), 1);
+	snprintf(path, sizeof(path), "%s/g/qemu.log", dir);
+	assert_true((fd = o->open_log(path)) >= 0);
+	assert_int_equal(write(fd, "start\nqemu: -drive: no such file\n\n", 34), 34);
+	o->close(fd);
+	assert_int_equal(o->own(path, getuid(), 0600), 0);
+	snprintf(path, sizeof(path), "%s/g", dir);
+	qemu_last_words(path, last, sizeof(last));
+	assert_string_equal(last, "qemu: -drive: no such file");
+	qemu_last_words(path, last, 10);
+	assert_string_equal(last, "qemu: -dr");
+	qemu_last_words(dir, last, sizeof(last));
+	assert_string_equal(last, "");
+	o->own_dir(path, getuid(), "g");
+	o->own_dir("/nonexistent", getuid(), "g");
+	assert_int_equal(o->disk_is_l1(path), 0);
+	assert_int_equal(o->disk_is_l1("/nonexistent"), 0);
+	assert_int_equal(o->kill(getpid(), 0), 0);
+	memset(&env, 0, sizeof(env));
+	o->env(&env);
+	assert_int_equal(o->pd_find("no-such-disk", path, sizeof(path)), -1);
+	o->tap_delete("nbtap-test");
+	rmtree(dir);
+}
+
+#define RT(f)	cmocka_unit_test_setup_teardown(f, rt_setup, rt_teardown)
+#define RUNTIME_TESTS \
+	RT(rt_fetch_to_running), RT(rt_stop_sequence), RT(rt_stop_without_qmp), \
+	RT(rt_remove_while_starting), RT(rt_remove_and_declare_again), \
+	RT(rt_changed_declaration), RT(rt_fetch_failures), RT(rt_stop_during_fetch), \
+	RT(rt_shared_download), RT(rt_exit_policies), RT(rt_shutdown), \
+	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), \
+	RT(rt_network), RT(rt_misc), RT(rt_sys),
+
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(plan_cases),
 	cmocka_unit_test(plan_limits),
 	cmocka_unit_test(after_exit),
 	cmocka_unit_test(smaps),
 	cmocka_unit_test(names),
+	FSM_TESTS
+	RUNTIME_TESTS
 };
 
 const struct suite vm_suite = { tests, NTESTS(tests) };

@@ -1,0 +1,319 @@
+/*
+ * FETCHING: a guest's sources made into the files QEMU opens, a step at a
+ * time. vm_prepare() looks at what is there and says what to do next:
+ * nothing (every file is in place), run this child (nestbox-fetch as the
+ * unprivileged fetcher, qemu-img as the guest), wait for another guest's
+ * download of the same file, or fail. Each child writes under a temporary
+ * name that is renamed when it succeeds, so a file under its final name is
+ * always whole and a restart picks up where the last attempt stopped.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "guest/vm.h"
+
+/* FNV-1a: a name for something, not a defence against anyone. */
+static unsigned long
+fnv(const char *s, uint32_t h)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; p != NULL && *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+/* 8 hex digits naming a source, for the names of files made from it. */
+static unsigned long
+src_key(const struct guest_source *s)
+{
+	return fnv(s->sha256, (uint32_t)fnv(s->uri, 2166136261u));
+}
+
+static int
+fail(struct vm_step *st, int transient, const char *fmt, ...) NB_PRINTF(3, 4);
+
+static int
+fail(struct vm_step *st, int transient, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->error, sizeof(st->error), fmt, ap);
+	va_end(ap);
+	st->kind = STEP_FAIL;
+	st->transient = transient;
+	return -1;
+}
+
+/* argv into the step's own buffer: it outlives the caller's strings. */
+static int
+spawn_step(struct vm_step *st, enum job_kind job, char *const argv[], uid_t uid)
+{
+	size_t	 i, off = 0, len;
+
+	for (i = 0; argv[i] != NULL && i + 1 < QEMU_ARGV_MAX; i++) {
+		len = strlen(argv[i]) + 1;
+		if (off + len > sizeof(st->buf))
+			return fail(st, 0, "%s: %s", argv[0], strerror(E2BIG));
+		memcpy(st->buf + off, argv[i], len);
+		st->argv[i] = st->buf + off;
+		off += len;
+	}
+	st->argv[i] = NULL;
+	st->kind = STEP_SPAWN;
+	st->job = job;
+	st->cred.uid = uid;
+	st->cred.gid = uid;
+	st->cred.groups = NULL;
+	st->cred.ngroups = 0;
+	return 1;
+}
+
+/* A download of path runs for some guest already. */
+static int
+fetch_busy(const char *path)
+{
+	size_t	 i;
+
+	for (i = 0; i < GUESTS_MAX; i++)
+		if (vms.v[i] != NULL && vms.v[i]->job_kind == JOB_FETCH &&
+		    strcmp(vms.v[i]->job_dest, path) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The disk at dev holds the state partition, or a file system mounted on
+ * the L1 (GCE's boot disk is "persistent-disk-0": a guest must never get it).
+ */
+int
+disk_is_the_l1s(const char *dev)
+{
+	struct stat	 d, st;
+	char		 path[128], *text, *line, *end;
+	size_t		 len;
+	unsigned	 maj, min;
+
+	if (stat(dev, &d) == -1 || !S_ISBLK(d.st_mode))
+		return 0;
+	/* every mounted block device: itself, or one of its partitions */
+	if ((text = read_file("/proc/self/mountinfo", 1 << 20, &len)) == NULL)
+		return 0;
+	for (end = text + len; (line = next_line(&text, end)) != NULL; ) {
+		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 || maj == 0)
+			continue;
+		if (makedev(maj, min) == d.st_rdev)
+			goto yes;
+		/* a partition: its parent's dev */
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/../dev", maj, min);
+		if (stat(path, &st) == 0) {
+			char	 buf[32];
+			unsigned pmaj, pmin;
+
+			if (read_head(path, buf, sizeof(buf)) > 0 &&
+			    sscanf(buf, "%u:%u", &pmaj, &pmin) == 2 &&
+			    makedev(pmaj, pmin) == d.st_rdev)
+				goto yes;
+		}
+	}
+	free(end - len);
+	return 0;
+yes:
+	free(end - len);
+	return 1;
+}
+
+/* Files in a guest's directory belong to the uid it runs as now (its slot
+ * may differ from the last run's). */
+void
+own_dir(const char *dir, uid_t uid, const char *who)
+{
+	DIR		*d;
+	struct dirent	*de;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' &&
+		    fchownat(dirfd(d), de->d_name, uid, uid, AT_SYMLINK_NOFOLLOW) == -1)
+			log_warn("guest %s: %s/%s", who, dir, de->d_name);
+	closedir(d);
+}
+
+/*
+ * Where src is on this machine, into path. Returns 0 when the file is
+ * there, 1 when st says what to do first (a download, or waiting for
+ * someone else's), -1 on error (st says).
+ */
+static int
+source_local(struct vm *v, const struct vm_ops *ops, const char *field,
+    const struct guest_source *src, char *path, size_t size, struct vm_step *st)
+{
+	char	*argv[5];
+
+	switch (src->kind) {
+	case SRC_HTTPS:
+	case SRC_HTTP:
+	case SRC_GS:
+		if (fetch_cache_path(src, path, size) == -1)
+			return fail(st, 0, "%s: no cache path", src->uri);
+		if (ops->exists(path))
+			return 0;
+		if (fetch_busy(path)) {
+			st->kind = STEP_WAIT;	/* another guest's download: E_WAKE */
+			return 1;
+		}
+		snprintf(v->job_dest, sizeof(v->job_dest), "%s", path);
+		snprintf(v->job_what, sizeof(v->job_what), "%s: %s", field, src->uri);
+		v->job_tmp[0] = '\0';	/* nestbox-fetch renames it itself */
+		argv[0] = FETCH_BIN;
+		argv[1] = src->uri;
+		argv[2] = path;
+		argv[3] = src->sha256[0] != '\0' ? (char *)src->sha256 : NULL;
+		argv[4] = NULL;
+		log_info("guest %s: downloading %s", v->g.name, src->uri);
+		return spawn_step(st, JOB_FETCH, argv, FETCH_UID);
+	case SRC_PD:
+		if (ops->pd_find(src->ref, path, size) == -1)
+			return fail(st, 1, "%s: no persistent disk with that device name "
+			    "is attached", src->uri);
+		if (ops->disk_is_l1(path))
+			return fail(st, 0, "%s: %s is the L1's own disk (the state "
+			    "partition is on it): not given to a guest", src->uri, path);
+		if (ops->own(path, vm_uid(v), 0600) == -1)
+			log_warn("guest %s: %s", v->g.name, path);
+		return 0;
+	case SRC_STATE:
+		snprintf(path, size, "%s/%s", STATE_DIR, src->ref);
+		if (!ops->exists(path))
+			return fail(st, 1, "%s: no such file on the state partition (%s)",
+			    src->uri, path);
+		return 0;
+	case SRC_NONE:
+	default:
+		path[0] = '\0';
+		return 0;
+	}
+}
+
+/*
+ * The file QEMU opens for disk i: the source in place (pd:, state:), or a
+ * file of the guest's own made from it with qemu-img: an overlay over the
+ * source, or a copy of a downloaded image (a download is shared by every
+ * guest and never written). 0: ready; 1: qemu-img to run; -1: error.
+ */
+static int
+disk_file(struct vm *v, const struct vm_ops *ops, size_t i, const char *base,
+    struct vm_step *st)
+{
+	const struct guest_disk *d = &v->g.disks[i];
+	const char	*fmt = d->format == FMT_QCOW2 ? "qcow2" : "raw";
+	char		 size[32], *argv[16];
+	int		 n = 0, shared = d->src.kind == SRC_HTTPS ||
+			    d->src.kind == SRC_HTTP || d->src.kind == SRC_GS;
+
+	if (!d->overlay && !shared) {
+		snprintf(v->disk[i], sizeof(v->disk[i]), "%s", base);
+		return 0;
+	}
+	snprintf(v->disk[i], sizeof(v->disk[i]), "%s/disk%zu-%08lx.%s", v->dir, i,
+	    src_key(&d->src), d->overlay ? "qcow2" : fmt);
+	if (ops->exists(v->disk[i]))
+		return 0;
+	snprintf(v->job_dest, sizeof(v->job_dest), "%s", v->disk[i]);
+	snprintf(v->job_tmp, sizeof(v->job_tmp), "%s.part", v->disk[i]);
+	ops->unlink(v->job_tmp);
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)d->size);
+	argv[n++] = QEMU_IMG;
+	if (d->overlay) {
+		argv[n++] = "create";
+		argv[n++] = "-q";
+		argv[n++] = "-f";
+		argv[n++] = "qcow2";
+		argv[n++] = "-F";
+		argv[n++] = (char *)fmt;
+		argv[n++] = "-b";
+		argv[n++] = (char *)base;
+		argv[n++] = v->job_tmp;
+		if (d->size != 0)
+			argv[n++] = size;
+	} else {
+		/* a copy; a size grows it afterwards (next round) */
+		argv[n++] = "convert";
+		argv[n++] = "-q";
+		argv[n++] = "-f";
+		argv[n++] = (char *)fmt;
+		argv[n++] = "-O";
+		argv[n++] = (char *)fmt;
+		argv[n++] = (char *)base;
+		argv[n++] = v->job_tmp;
+	}
+	argv[n] = NULL;
+	log_info("guest %s: making %s", v->g.name, v->disk[i]);
+	return spawn_step(st, JOB_IMG, argv, vm_uid(v));
+}
+
+static int
+write_seed(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
+{
+	char		 meta[256];
+	uint8_t		*iso;
+	size_t		 len;
+	int		 r;
+
+	snprintf(v->seed, sizeof(v->seed), "%s/seed.iso", v->dir);
+	/* instance-id changes with the declaration: cloud-init runs again */
+	snprintf(meta, sizeof(meta), "instance-id: %s-%08lx\nlocal-hostname: %s\n",
+	    v->g.name, fnv(v->g.decl, 2166136261u), v->g.name);
+	if (seed_iso(v->g.user_data != NULL ? v->g.user_data : "",
+	    v->g.meta_data != NULL ? v->g.meta_data : meta, NULL, &iso, &len) == -1)
+		return fail(st, 0, "cloud-init: %s", strerror(errno));
+	r = ops->write_file(v->seed, iso, len, 0644);
+	free(iso);
+	if (r == -1)
+		return fail(st, 1, "%s: %s", v->seed, strerror(errno));
+	return 0;
+}
+
+/*
+ * The next step of v's preparation, into st: STEP_READY when every file is
+ * in place, STEP_SPAWN (a job: v->job_dest, job_tmp, job_what say what it
+ * makes), STEP_WAIT, STEP_FAIL. Returns 0 (ready), 1 (a step), -1 (failed).
+ */
+int
+vm_prepare(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
+{
+	char	 base[PATH_MAX], field[32];
+	size_t	 i;
+	int	 r;
+
+	st->kind = STEP_READY;
+	st->log[0] = st->fresh[0] = '\0';
+	if (ops->mkdir_owned(v->dir, vm_uid(v), 0700) == -1)
+		return fail(st, 1, "%s: %s", v->dir, strerror(errno));
+	ops->own_dir(v->dir, vm_uid(v), v->g.name);
+	for (i = 0; i < v->g.ndisks; i++) {
+		snprintf(field, sizeof(field), "disks[%zu]", i);
+		if ((r = source_local(v, ops, field, &v->g.disks[i].src, base, sizeof(base),
+		    st)) != 0)
+			return r;
+		if ((r = disk_file(v, ops, i, base, st)) != 0)
+			return r;
+	}
+	if ((r = source_local(v, ops, "kernel", &v->g.kernel, v->kernel, sizeof(v->kernel),
+	    st)) != 0 || (r = source_local(v, ops, "initrd", &v->g.initrd, v->initrd,
+	    sizeof(v->initrd), st)) != 0)
+		return r;
+	if (v->g.cloud_init && write_seed(v, ops, st) == -1)
+		return -1;
+	return 0;
+}

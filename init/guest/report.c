@@ -1,0 +1,220 @@
+/*
+ * What the guests tell: their section of status.json (and of the
+ * nestbox/status attribute), and each guest's own guest attribute
+ * nestbox/guest-NAME when enable-guest-attributes is TRUE.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "guest/vm.h"
+
+cJSON *
+vm_json(const struct vm *v)
+{
+	cJSON		*o = cJSON_CreateObject();
+	char		 mac[18], path[160];
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "state", vm_state_str(v->state));
+	cJSON_AddNumberToObject(o, "since_s", (double)((now_ms() - v->since) / 1000));
+	if (v->qemu.pid != 0)
+		cJSON_AddNumberToObject(o, "pid", v->qemu.pid);
+	else
+		cJSON_AddNullToObject(o, "pid");
+	cJSON_AddNumberToObject(o, "vcpus", v->g.vcpus);
+	cJSON_AddNumberToObject(o, "memory_mib", (double)(v->g.memory >> 20));
+	cJSON_AddStringToObject(o, "accel", v->g.accel == ACCEL_KVM ? "kvm" :
+	    v->g.accel == ACCEL_TCG ? "tcg" : kvm_available() ? "kvm" : "tcg");
+	cJSON_AddStringToObject(o, "mac", guest_mac_str(v->g.mac, mac));
+	if (v->ip[0] != '\0')
+		cJSON_AddStringToObject(o, "ip", v->ip);
+	else
+		cJSON_AddNullToObject(o, "ip");
+	cJSON_AddStringToObject(o, "tap", v->tap);
+	cJSON_AddStringToObject(o, "restart", restart_str(v->g.restart));
+	cJSON_AddNumberToObject(o, "restarts", v->restarts);
+	if (v->error[0] != '\0')
+		cJSON_AddStringToObject(o, "last_error", v->error);
+	else
+		cJSON_AddNullToObject(o, "last_error");
+	/* vm.c's sample, not /proc read again at every rewrite of the file */
+	if (v->sample_rss != 0) {
+		cJSON_AddNumberToObject(o, "qemu_rss_kib", (double)v->sample_rss);
+		cJSON_AddNumberToObject(o, "qemu_overhead_kib", (double)v->sample_overhead);
+	}
+	snprintf(path, sizeof(path), "%s/console.log", v->dir);
+	cJSON_AddStringToObject(o, "console_log", path);
+	return o;
+}
+
+/*
+ * brief (the nestbox/status guest attribute, at most 4 KiB): the counts by
+ * state always, each guest's state and memory sample only for a few; the
+ * nestbox/guest-NAME attributes have every guest's.
+ */
+void
+vm_render(cJSON *obj, int brief)
+{
+	cJSON	*list, *errs, *states;
+	size_t	 i, n = 0;
+	double	 count[VM_NSTATES] = { 0 };
+
+	cJSON_AddStringToObject(obj, "declaration", !vms.have_doc ? "not read yet" :
+	    vms.doc == NULL ? "unset" : vms.doc_error[0] != '\0' ? "rejected" : "applied");
+	if (vms.doc_error[0] != '\0')
+		cJSON_AddStringToObject(obj, "error", vms.doc_error);
+	if (brief)
+		cJSON_AddNumberToObject(obj, "invalid", vms.doc_error[0] != '\0' ? 0 :
+		    (double)vms.errs.n);
+	else if ((errs = cJSON_AddArrayToObject(obj, "invalid")) != NULL)
+		for (i = 0; i < vms.errs.n && vms.doc_error[0] == '\0'; i++)
+			cJSON_AddItemToArray(errs, cJSON_CreateString(vms.errs.v[i]));
+	for (i = 0; i < GUESTS_MAX; i++)
+		if (vms.v[i] != NULL) {
+			n++;
+			count[vms.v[i]->state]++;
+		}
+	cJSON_AddNumberToObject(obj, "count", (double)n);
+	if ((states = cJSON_AddObjectToObject(obj, "states")) != NULL)
+		for (i = 0; i < VM_NSTATES; i++)
+			if (count[i] > 0)
+				cJSON_AddNumberToObject(states, vm_state_names[i], count[i]);
+	if (brief && n > VM_BRIEF_MAX)
+		return;
+	if ((list = cJSON_AddObjectToObject(obj, "guests")) == NULL)
+		return;
+	for (i = 0; i < GUESTS_MAX; i++) {
+		struct vm *v = vms.v[i];
+		cJSON	*o;
+
+		if (v == NULL)
+			continue;
+		if (brief) {
+			/* what changes rarely: the state, the memory sample */
+			if ((o = cJSON_AddObjectToObject(list, v->g.name)) == NULL)
+				continue;
+			cJSON_AddStringToObject(o, "state", vm_state_str(v->state));
+			cJSON_AddNumberToObject(o, "restarts", v->restarts);
+			if (v->sample_rss != 0) {
+				cJSON_AddNumberToObject(o, "qemu_rss_kib", (double)v->sample_rss);
+				cJSON_AddNumberToObject(o, "qemu_overhead_kib",
+				    (double)v->sample_overhead);
+			}
+			continue;
+		}
+		if ((o = vm_json(v)) != NULL)
+			cJSON_AddItemToObject(list, v->g.name, o);
+	}
+}
+
+/* --- the guest attribute nestbox/guest-NAME -------------------------------- */
+
+static int
+ga_enabled(void)
+{
+	const char	*v = metadata_attr("enable-guest-attributes");
+
+	return v != NULL && strcasecmp(v, "TRUE") == 0;
+}
+
+static void ga_send(struct vm *);
+
+static void
+ga_done(struct md_req *r, enum md_result res, const struct md_reply *rep)
+{
+	struct vm	*v = r->arg;
+
+	(void)rep;
+	if (res == MD_OK)
+		memcpy(v->ga_sent, v->ga_body, sizeof(v->ga_sent));
+	if (v->free_later) {
+		timer_set(&v->timer, 1);	/* vm.c frees it, after this returns */
+		return;
+	}
+	if (strcmp(v->ga_sent, v->ga_body) != 0 && res == MD_OK)
+		ga_send(v);
+}
+
+static void
+ga_fire(struct timer *t)
+{
+	ga_send(t->arg);
+}
+
+static void
+ga_send(struct vm *v)
+{
+	uint64_t	 wait;
+
+	if (v->ga.busy || strcmp(v->ga_sent, v->ga_body) == 0)
+		return;
+	if ((wait = bucket_take(&v->ga_bucket, now_ms())) != 0) {
+		if (v->ga_timer.ev.fd != -1)
+			timer_set(&v->ga_timer, wait);
+		return;
+	}
+	if (md_request(&v->ga) == -1)
+		log_warn("guest %s: guest attribute", v->g.name);
+}
+
+/* nestbox/guest-NAME: {"state":..,"ip":..,"restarts":..,"error":..} */
+void
+ga_update(struct vm *v)
+{
+	cJSON	*o;
+	char	*s;
+
+	if (!ga_enabled() || (o = cJSON_CreateObject()) == NULL)
+		return;
+	cJSON_AddStringToObject(o, "state", vm_state_str(v->state));
+	if (v->ip[0] != '\0')
+		cJSON_AddStringToObject(o, "ip", v->ip);
+	else
+		cJSON_AddNullToObject(o, "ip");
+	cJSON_AddNumberToObject(o, "restarts", v->restarts);
+	if (v->error[0] != '\0')
+		cJSON_AddStringToObject(o, "error", v->error);
+	else
+		cJSON_AddNullToObject(o, "error");
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (s == NULL)
+		return;
+	snprintf(v->ga_body, sizeof(v->ga_body), "%s", s);
+	free(s);
+	ga_send(v);
+}
+
+void
+ga_init(struct vm *v)
+{
+	v->ga_bucket.every = STATUS_GA_EVERY;
+	v->ga_bucket.burst = STATUS_GA_BURST;
+	if (timer_init(&v->ga_timer, ga_fire, v) == -1)
+		v->ga_timer.ev.fd = -1;
+	v->ga.name = "guest attribute";
+	snprintf(v->ga.path, sizeof(v->ga.path),
+	    "instance/guest-attributes/nestbox/guest-%s", v->g.name);
+	v->ga.put = v->ga_body;
+	v->ga.max = 4096;
+	v->ga.timeout = MD_TIMEOUT_MS;
+	v->ga.once = 1;
+	v->ga.done = ga_done;
+	v->ga.arg = v;
+}
+
+void
+ga_close(struct vm *v)
+{
+	if (v->ga_timer.ev.fd != -1) {
+		event_del(&v->ga_timer.ev);
+		close(v->ga_timer.ev.fd);
+		v->ga_timer.ev.fd = -1;
+	}
+}
