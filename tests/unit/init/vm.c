@@ -1334,7 +1334,7 @@ rt_misc(void **state)
 	snprintf(m.error, sizeof(m.error), "GenericError: no");
 	v->qmp.on_msg(&v->qmp, &m);
 	assert_non_null(strstr(console(), "guest a: SHUTDOWN (by the guest)\n"
-	    "nestbox: guest a: POWERDOWN\nnestbox: guest a: QMP: GenericError: no\n"));
+	    "nestbox: guest a: POWERDOWN\nnestbox: warning: guest a: QMP: GenericError: no\n"));
 	/* removed while its guest attribute is in flight: freed after */
 	v->ga.busy = 1;
 	vm_reconcile(DOC(""), 0);
