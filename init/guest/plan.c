@@ -1,16 +1,12 @@
 /*
  * The plan from what runs to what is declared, and the names the outside
- * sees. Pure, but for the registry of guests: it is defined here, at the
- * bottom of the runtime's files, so that those that read it (report.c,
- * network.c, prepare.c, ops.c) do not point back at vm.c, which writes it.
+ * sees. Pure.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "guest/vm.h"
-
-struct vm_registry vms;
 
 const char *const vm_state_names[VM_NSTATES] = {
 	"pending", "fetching", "starting", "running", "stopping", "stopped",

@@ -38,17 +38,6 @@ vm_set_ops(const struct vm_ops *o)
 
 #define VM_OF(p, member) ((struct vm *)((char *)(p) - offsetof(struct vm, member)))
 
-struct vm *
-vm_find(const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < GUESTS_MAX; i++)
-		if (vms.v[i] != NULL && strcmp(vms.v[i]->g.name, name) == 0)
-			return vms.v[i];
-	return NULL;
-}
-
 static void
 vm_error(struct vm *v, const char *fmt, ...) NB_PRINTF(2, 3);
 

@@ -232,7 +232,7 @@ struct vm_registry {
 	struct timer	 lease_timer;
 	struct shutdown_hook hook;
 };
-extern struct vm_registry vms;		/* in plan.c; vm.c writes it, the others read it */
+extern struct vm_registry vms;		/* registry.c; vm.c writes it, the others read it */
 
 /*
  * What the runtime does to the world, as a table: vm_sys_ops are the real
