@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "md/md-internal.h"
 
 /* --- the fake transport -------------------------------------------------- */
 

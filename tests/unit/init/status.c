@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "unit.h"
+#include "md/md-internal.h"
 
 static struct md_req	*sent[64];
 static size_t		 nsent;
