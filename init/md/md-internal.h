@@ -26,4 +26,8 @@ int	 ga_enabled(void);		/* enable-guest-attributes is TRUE */
 void	 ga_kick(void);			/* what its timer runs */
 void	 ga_clock(uint64_t (*)(void));	/* the unit tests' clock; NULL: now_ms */
 
+/* status.c */
+char	*status_render(int brief);	/* JSON, free() it; NULL: ENOMEM */
+int	 status_write(void);		/* now */
+
 #endif /* NESTBOX_MD_INTERNAL_H */

@@ -159,8 +159,6 @@ struct status_conf {
 };
 int	 status_init(const struct status_conf *);	/* NULL: off */
 void	 status_section_add(struct status_section *);
-char	*status_render(int brief);	/* JSON, free() it; NULL: ENOMEM */
-int	 status_write(void);		/* now */
 void	 status_changed(void);		/* soon, once for many calls */
 
 #endif /* NESTBOX_MD_H */
