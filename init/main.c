@@ -208,6 +208,7 @@ main(int argc, char *argv[])
 	}
 	/* the metadata client starts with eth0's first lease */
 	metadata_init(&md_ops);
+	metadata_on_stats(status_changed);	/* md/status.c sits above md/metadata.c */
 	if (status_init(&status_conf) == -1)
 		log_warnx("status: no status.json");
 	/* the state partition: downloads, overlays, console logs */

@@ -53,6 +53,10 @@ struct sockaddr_un;
 int	 unix_addr(struct sockaddr_un *, const char *path);	/* ENAMETOOLONG */
 void	 put_le32(uint8_t *p, uint32_t v);			/* little-endian */
 
+/* proc.c: parsers of /proc text the caller has read. */
+int	 proc_status_kib(const char *text, const char *field, unsigned long *kib);	/* /proc/PID/status */
+int	 route_gateway(const char *text, const char *ifname, uint32_t *gw);	/* /proc/net/route */
+
 /* event.c: one epoll loop; every source is a struct event the caller owns. */
 struct event {
 	int	  fd;

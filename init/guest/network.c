@@ -44,7 +44,7 @@ apply_network(void)
 	struct static_lease	 leases[GUESTS_MAX];
 	struct forward		 fw[GUESTS_MAX * (GUEST_FORWARDS_MAX + 1)];
 	char			 ips[GUESTS_MAX][IP4_STRLEN], macs[GUESTS_MAX][18];
-	char			 alias[GUESTS_MAX * (GUEST_FORWARDS_MAX + 1)][IP4_STRLEN];
+	uint32_t		 gip;
 	size_t			 i, k, nl = 0, nf = 0;
 	struct vm		*v;
 
@@ -60,21 +60,23 @@ apply_network(void)
 		}
 		if (v->ip[0] == '\0')
 			continue;	/* no address yet: forwards follow the lease */
+		if (ip4_parse(v->ip, strlen(v->ip), &gip) == -1)
+			gip = 0;	/* firewall_rules() refuses it */
 		for (k = 0; k < v->g.nforwards; k++) {
 			const struct guest_forward *f = &v->g.forwards[k];
 
 			fw[nf].proto = f->proto;
-			fw[nf].match_ip = f->alias_ip != 0 ? ip4_str(f->alias_ip, alias[nf]) : NULL;
+			fw[nf].match_ip = f->alias_ip;	/* 0: eth0's */
 			fw[nf].port = f->port;
-			fw[nf].guest_ip = v->ip;
+			fw[nf].guest_ip = gip;
 			fw[nf].guest_port = f->guest_port;
 			nf++;
 		}
 		if (v->g.alias_ip != 0) {
 			fw[nf].proto = FWD_ALL;
-			fw[nf].match_ip = ip4_str(v->g.alias_ip, alias[nf]);
+			fw[nf].match_ip = v->g.alias_ip;
 			fw[nf].port = 0;
-			fw[nf].guest_ip = v->ip;
+			fw[nf].guest_ip = gip;
 			fw[nf].guest_port = 0;
 			nf++;
 		}
@@ -107,7 +109,7 @@ leases_poll(const struct vm_ops *ops)
 			changed = 1;
 			if (v->ip[0] != '\0')
 				log_info("guest %s: address %s", v->g.name, v->ip);
-			ga_update(v);
+			vm_attr_update(v);
 		}
 	}
 	free(text);

@@ -115,62 +115,23 @@ vm_render(cJSON *obj, int brief)
 
 /* --- the guest attribute nestbox/guest-NAME -------------------------------- */
 
-static int
-ga_enabled(void)
+/* md/ga.c writes it: at its rate, the latest value, not twice the same. */
+void
+vm_attr_open(struct vm *v)
 {
-	const char	*v = metadata_attr("enable-guest-attributes");
-
-	return v != NULL && strcasecmp(v, "TRUE") == 0;
-}
-
-static void ga_send(struct vm *);
-
-static void
-ga_done(struct md_req *r, enum md_result res, const struct md_reply *rep)
-{
-	struct vm	*v = r->arg;
-
-	(void)rep;
-	if (res == MD_OK)
-		memcpy(v->ga_sent, v->ga_body, sizeof(v->ga_sent));
-	if (v->free_later) {
-		timer_set(&v->timer, 1);	/* vm.c frees it, after this returns */
-		return;
-	}
-	if (strcmp(v->ga_sent, v->ga_body) != 0 && res == MD_OK)
-		ga_send(v);
-}
-
-static void
-ga_fire(struct timer *t)
-{
-	ga_send(t->arg);
-}
-
-static void
-ga_send(struct vm *v)
-{
-	uint64_t	 wait;
-
-	if (v->ga.busy || strcmp(v->ga_sent, v->ga_body) == 0)
-		return;
-	if ((wait = bucket_take(&v->ga_bucket, now_ms())) != 0) {
-		if (v->ga_timer.ev.fd != -1)
-			timer_set(&v->ga_timer, wait);
-		return;
-	}
-	if (md_request(&v->ga) == -1)
+	snprintf(v->ga_key, sizeof(v->ga_key), "nestbox/guest-%s", v->g.name);
+	if (ga_open(v->ga_key, "guest attribute", GA_DROP_FAILED) == -1)
 		log_warn("guest %s: guest attribute", v->g.name);
 }
 
 /* nestbox/guest-NAME: {"state":..,"ip":..,"restarts":..,"error":..} */
 void
-ga_update(struct vm *v)
+vm_attr_update(struct vm *v)
 {
 	cJSON	*o;
 	char	*s;
 
-	if (!ga_enabled() || (o = cJSON_CreateObject()) == NULL)
+	if ((o = cJSON_CreateObject()) == NULL)
 		return;
 	cJSON_AddStringToObject(o, "state", vm_state_str(v->state));
 	if (v->ip[0] != '\0')
@@ -186,35 +147,12 @@ ga_update(struct vm *v)
 	cJSON_Delete(o);
 	if (s == NULL)
 		return;
-	snprintf(v->ga_body, sizeof(v->ga_body), "%s", s);
+	ga_set(v->ga_key, s);
 	free(s);
-	ga_send(v);
 }
 
 void
-ga_init(struct vm *v)
+vm_attr_close(struct vm *v)
 {
-	v->ga_bucket.every = STATUS_GA_EVERY;
-	v->ga_bucket.burst = STATUS_GA_BURST;
-	if (timer_init(&v->ga_timer, ga_fire, v) == -1)
-		v->ga_timer.ev.fd = -1;
-	v->ga.name = "guest attribute";
-	snprintf(v->ga.path, sizeof(v->ga.path),
-	    "instance/guest-attributes/nestbox/guest-%s", v->g.name);
-	v->ga.put = v->ga_body;
-	v->ga.max = 4096;
-	v->ga.timeout = MD_TIMEOUT_MS;
-	v->ga.once = 1;
-	v->ga.done = ga_done;
-	v->ga.arg = v;
-}
-
-void
-ga_close(struct vm *v)
-{
-	if (v->ga_timer.ev.fd != -1) {
-		event_del(&v->ga_timer.ev);
-		close(v->ga_timer.ev.fd);
-		v->ga_timer.ev.fd = -1;
-	}
+	ga_close(v->ga_key);
 }

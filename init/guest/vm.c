@@ -61,7 +61,7 @@ vm_enter(struct vm *v, enum vm_state s)
 	v->state = s;
 	v->since = ops->now();
 	status_changed();
-	ga_update(v);
+	vm_attr_update(v);
 }
 
 /* A step that failed: its error, and the event it makes. */
@@ -480,7 +480,7 @@ vm_destroy(struct vm *v)
 {
 	event_del(&v->timer.ev);
 	close(v->timer.ev.fd);
-	ga_close(v);
+	vm_attr_close(v);
 	guest_clear(&v->g);
 	guest_clear(&v->next);
 	free(v);
@@ -491,11 +491,6 @@ vm_timer(struct timer *t)
 {
 	struct vm	*v = t->arg;
 
-	if (v->free_later) {
-		if (!v->ga.busy)
-			vm_destroy(v);
-		return;
-	}
 	vm_event(v, E_TIMER);
 }
 
@@ -536,7 +531,7 @@ vm_new(struct guest *g)
 		free(v);
 		return NULL;
 	}
-	ga_init(v);
+	vm_attr_open(v);
 	vms.v[slot] = v;
 	log_info("guest %s: declared (%u vcpus, %llu MiB, %zu disks, restart %s)",
 	    v->g.name, v->g.vcpus, (unsigned long long)(v->g.memory >> 20), v->g.ndisks,
@@ -544,10 +539,7 @@ vm_new(struct guest *g)
 	return v;
 }
 
-/*
- * v leaves the registry. A guest attribute in flight still holds it: its
- * memory goes when the request ends (report.c's ga_done sets the timer).
- */
+/* v leaves the registry and is freed; md/ga.c drops what waits to be written. */
 void
 vm_free(struct vm *v)
 {
@@ -557,10 +549,6 @@ vm_free(struct vm *v)
 	v->tap[0] = '\0';
 	vms.v[v->slot] = NULL;
 	status_changed();
-	if (v->ga.busy) {
-		v->free_later = 1;
-		return;
-	}
 	vm_destroy(v);
 }
 
@@ -694,11 +682,12 @@ vm_reconcile(const char *doc, int force)
 	status_changed();
 }
 
+/* metadata_watch: the first value, then each change */
 static void
-on_attributes(const struct attrs *instance)
+on_guests(const char *doc, void *arg)
 {
-	(void)instance;
-	vm_reconcile(metadata_attr("nestbox-guests"), 0);
+	(void)arg;
+	vm_reconcile(doc, 0);
 }
 
 void
@@ -820,7 +809,8 @@ vm_init(void)
 	vms.hook.start = hook_start;
 	shutdown_hook_add(&vms.hook);
 	status_section_add(&section);
-	metadata_on_attributes(on_attributes);
+	if (metadata_watch("nestbox-guests", on_guests, NULL) == -1)
+		return -1;
 	return net_on_ready(vm_net_up);
 }
 

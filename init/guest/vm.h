@@ -183,7 +183,6 @@ struct vm {
 	struct guest	 next;		/* a changed one, started after the stop; name "": none */
 	struct vm_fsm	 fsm;
 	int		 slot;
-	int		 free_later;	/* freed while a guest attribute was in flight */
 	enum vm_state	 state;		/* vm_phase_state(fsm.phase), as last entered */
 	struct child	 qemu;
 	struct child	 job;
@@ -215,10 +214,7 @@ struct vm {
 	char		 tap[IFNAMSIZ];
 	char		 ip[IP4_STRLEN];
 	/* the guest attribute nestbox/guest-NAME (report.c) */
-	struct md_req	 ga;
-	struct bucket	 ga_bucket;
-	struct timer	 ga_timer;
-	char		 ga_body[384], ga_sent[384];
+	char		 ga_key[GUEST_NAME_MAX + 16];	/* nestbox/guest-NAME */
 };
 struct vm_registry {
 	struct vm	*v[GUESTS_MAX];
@@ -320,9 +316,9 @@ int	 leases_poll(const struct vm_ops *);	/* 1: there are guests to poll for */
 /* report.c: status.json's section, the guest attributes */
 struct cJSON *vm_json(const struct vm *);
 void	 vm_render(struct cJSON *obj, int brief);
-void	 ga_init(struct vm *);
-void	 ga_update(struct vm *);
-void	 ga_close(struct vm *);
+void	 vm_attr_open(struct vm *);	/* the guest attribute, md/ga.c */
+void	 vm_attr_update(struct vm *);
+void	 vm_attr_close(struct vm *);
 
 /* vm.c: the runtime */
 struct vm *vm_find(const char *name);

@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "md/md.h"
+#include "md/md-internal.h"
 
 struct xfer {
 	struct md_req	*req;

@@ -18,7 +18,7 @@
 /*
  * metadata.c: the GCE metadata client. Every reply is checked here
  * (status, Metadata-Flavor, size, ETag); a transport only moves bytes:
- * metadata_http.c is libcurl in the event loop, the unit tests use a fake.
+ * md/http.c is libcurl in the event loop, the unit tests use a fake.
  */
 #define MD_BASE		"http://169.254.169.254/computeMetadata/v1/"
 #define MD_VALUE_MAX	(256 * 1024)	/* GCE's limit for one value */
@@ -32,6 +32,7 @@
 #define MD_ERR_MAX	160
 #define MD_KEY_MAX	127
 #define MD_LISTENERS	8
+#define MD_WATCHERS	16
 enum md_result {
 	MD_OK,			/* 200 with Metadata-Flavor: Google */
 	MD_UNSET,		/* 404: the key is not set */
@@ -90,36 +91,44 @@ struct md_stats {
 	char		 hostname[64];
 };
 int	 md_http_start(struct md_req *);	/* md/http.c: libcurl, md_ops.start */
+const char *libraries_version(void);	/* md/http.c: "libcurl/... cJSON/..." */
 enum md_result md_classify(const struct md_reply *, char *why, size_t size);
-uint64_t md_backoff(unsigned attempt, uint32_t rnd);	/* ms before the next try */
-int	 md_key_valid(const char *);
-int	 md_etag_valid(const char *);
-int	 hostname_parse(const char *reply, size_t len, char name[64]);	/* EINVAL */
 int	 hostname_set(const char *);	/* sethostname(2), /etc/hostname; logs */
-int	 attrs_parse(const char *json, size_t len, struct attrs *);	/* EINVAL: not an object */
-const char *attrs_get(const struct attrs *, const char *key);		/* NULL: unset */
-void	 attrs_free(struct attrs *);
-int	 aliases_parse(const char *json, size_t len, char (*v)[19], size_t max, size_t *n);
 int	 metadata_init(const struct md_ops *);	/* resets everything */
 void	 metadata_start(void);		/* the network is up: read and watch; again: retry now */
 int	 md_request(struct md_req *);	/* EBUSY: this one is in flight */
-void	 metadata_reply(struct md_req *, const struct md_reply *);	/* the transport's answer */
-void	 metadata_on_attributes(void (*)(const struct attrs *instance));
+/*
+ * cb(value, arg) once the first attributes are in, then whenever key's
+ * value changes: an instance attribute, else the project's; NULL: unset.
+ * Registered after the first attributes: called at once. EINVAL: not a
+ * key; ENOSPC: more than MD_WATCHERS.
+ */
+int	 metadata_watch(const char *key, void (*cb)(const char *value, void *arg), void *arg);
+void	 metadata_on_stats(void (*)(void));	/* what md_stats shows changed */
 const char *metadata_attr(const char *key);	/* instance, else project; NULL: unset */
-const struct attrs *metadata_attrs(int project);
 const struct md_stats *metadata_stats(void);
-int	 metadata_aliases(char (**v)[19], size_t *n);	/* alias IP ranges of nic0 */
-const char *libraries_version(void);	/* metadata_http.c: "libcurl/... cJSON/..." */
+
+/*
+ * ga.c: the one writer of guest attributes (instance/guest-attributes/KEY),
+ * when enable-guest-attributes is TRUE: per key, only a value that differs
+ * from the last one written, the latest first, at most STATUS_GA_BURST at
+ * once and one every STATUS_GA_EVERY ms on average.
+ */
+#define STATUS_GA_BURST	3
+#define STATUS_GA_EVERY	6000		/* ms per write, on average: 10 a minute */
+#define GA_DROP_FAILED	0x1	/* a failed write is dropped, not retried; and
+				   the next ga_set() sends even the same value */
+int	 ga_open(const char *key, const char *name, int flags);	/* name: for the log */
+int	 ga_set(const char *key, const char *value);	/* copies; ENOENT: not open */
+void	 ga_close(const char *key);	/* what waits is dropped */
 
 /*
  * status.c: /run/nestbox/status.json, rewritten (atomically) soon after a
- * status_changed(); a summary as the guest attribute nestbox/status when
- * enable-guest-attributes is TRUE, at most 10 writes a minute.
+ * status_changed(); a summary as the guest attribute nestbox/status (ga.c).
  */
 #define STATUS_PATH	"/run/nestbox/status.json"
-#define STATUS_GA_PATH	"instance/guest-attributes/nestbox/status"
-#define STATUS_GA_BURST	3
-#define STATUS_GA_EVERY	6000		/* ms per write, on average: 10 a minute */
+#define STATUS_GA_KEY	"nestbox/status"
+#define STATUS_GA_PATH	"instance/guest-attributes/" STATUS_GA_KEY
 struct cJSON;
 struct status_section {		/* a subsystem's part of the status */
 	const char	*name;
@@ -133,18 +142,8 @@ struct status_conf {
 	const char	*ifname;	/* NULL: "eth0" */
 	pid_t		(*dnsmasq_pid)(void);	/* its memory is sampled; NULL: none */
 };
-struct bucket {				/* a token bucket, as GCRA: integers only */
-	uint64_t	 every;		/* ms per token */
-	unsigned	 burst;
-	uint64_t	 tat;		/* the theoretical arrival time */
-};
-uint64_t bucket_take(struct bucket *, uint64_t now);	/* 0: taken; else ms to wait */
-int	 route_gateway(const char *text, const char *ifname, uint32_t *gw);	/* /proc/net/route */
-int	 proc_status_kib(const char *text, const char *field, unsigned long *kib);	/* /proc/PID/status */
 int	 status_init(const struct status_conf *);	/* NULL: off */
 void	 status_section_add(struct status_section *);
-char	*status_render(int brief);	/* JSON, free() it; NULL: ENOMEM */
-int	 status_write(void);		/* now */
 void	 status_changed(void);		/* soon, once for many calls */
 
 #endif /* NESTBOX_MD_H */

@@ -15,8 +15,9 @@
  * At network ready (metadata_start) it reads instance/hostname, the project
  * attributes, the alias IP ranges and the scheduling, and watches the
  * instance attributes: a first read, then wait_for_change with the ETag of
- * what it has, as the guest agent does. Each change is parsed and given to
- * the listeners.
+ * what it has, as the guest agent does. Each change is parsed, and each
+ * watcher (metadata_watch) whose key's value it changed is told: this file
+ * is the one place that tells a change from a reply that changed nothing.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include <cjson/cJSON.h>
 
 #include "md/md.h"
+#include "md/md-internal.h"
 
 #define WATCH_QUERY	"?recursive=true&alt=json"
 #define WATCH_QUICK	1000	/* an unchanged reply sooner than this: back off */
@@ -40,11 +42,28 @@ static struct attrs	 inst, proj;
 static int		 have_inst, started;
 static void		(*listeners[MD_LISTENERS])(const struct attrs *);
 static size_t		 nlisteners;
+static struct watcher {
+	char		 key[MD_KEY_MAX + 1];
+	void		(*cb)(const char *, void *);
+	void		*arg;
+	int		 told;		/* cb has had a value */
+	char		*last;		/* the one it had; NULL: unset */
+} watchers[MD_WATCHERS];
+static size_t		 nwatchers;
+static void		(*on_stats)(void);
 static char		 (*aliases)[19];
 static size_t		 naliases;
 static uint32_t		 rng;
 
 static struct md_req	 hostname_req, watch_req, project_req, aliases_req, sched_req;
+
+/* What status.json shows of the client changed: the counters, the view. */
+static void
+stats_changed(void)
+{
+	if (on_stats != NULL)
+		on_stats();
+}
 
 /* xorshift32: only for jitter, never for anything secret. */
 static uint32_t
@@ -367,7 +386,7 @@ metadata_reply(struct md_req *req, const struct md_reply *r)
 	res = md_classify(r, why, sizeof(why));
 	req->busy = 0;
 	req->failed = 0;
-	status_changed();	/* the counters; written once for many replies */
+	stats_changed();	/* the counters; written once for many replies */
 	if (res != MD_OK && res != MD_UNSET) {
 		req_error(req, why);
 		if (res == MD_RETRY && !req->once)
@@ -427,18 +446,40 @@ hostname_done(struct md_req *req, enum md_result res, const struct md_reply *r)
 	if (ops->sethostname == NULL || ops->sethostname(name) == 0) {
 		snprintf(stats.hostname, sizeof(stats.hostname), "%s", name);
 		log_info("hostname: %s", name);
-		status_changed();
+		stats_changed();
 	}
 }
 
+/* Tells w the value of its key if it is the first or a new one. */
+static void
+tell(struct watcher *w)
+{
+	const char	*v = metadata_attr(w->key);
+	char		*copy = NULL;
+
+	if (w->told && (v == NULL ? w->last == NULL :
+	    w->last != NULL && strcmp(v, w->last) == 0))
+		return;
+	/* out of memory: told anyway, and again at the next change of any key */
+	if (v == NULL || (copy = strdup(v)) != NULL) {
+		free(w->last);
+		w->last = copy;
+		w->told = 1;
+	}
+	w->cb(v, w->arg);
+}
+
+/* The view (instance over project) may have changed: watchers, listeners. */
 static void
 notify(void)
 {
 	size_t	 i;
 
+	for (i = 0; i < nwatchers; i++)
+		tell(&watchers[i]);
 	for (i = 0; i < nlisteners; i++)
 		listeners[i](&inst);
-	status_changed();
+	stats_changed();
 }
 
 static void
@@ -481,7 +522,7 @@ aliases_done(struct md_req *req, enum md_result res, const struct md_reply *r)
 		cidrs[i] = v[i];
 	if (ops->aliases != NULL)
 		ops->aliases(cidrs, n);	/* logs */
-	status_changed();
+	stats_changed();
 }
 
 static void
@@ -493,7 +534,7 @@ sched_done(struct md_req *req, enum md_result res, const struct md_reply *r)
 	stats.preemptible = strcasecmp(r->body, "TRUE") == 0;
 	if (stats.preemptible)
 		log_info("metadata: preemptible: about 30 s to shut down");
-	status_changed();
+	stats_changed();
 }
 
 /* --- the watch ----------------------------------------------------------- */
@@ -558,7 +599,7 @@ watch_done(struct md_req *req, enum md_result res, const struct md_reply *r)
 	snprintf(stats.etag, sizeof(stats.etag), "%s", r->etag);
 	if (attrs_parse(r->body, r->len, &a) == -1) {
 		req_error(req, errno == ENOMEM ? "out of memory" : "malformed attributes JSON");
-		status_changed();
+		stats_changed();
 	} else {
 		attrs_free(&inst);
 		inst = a;
@@ -604,6 +645,10 @@ metadata_init(const struct md_ops *o)
 	naliases = 0;
 	have_inst = started = 0;
 	nlisteners = 0;
+	while (nwatchers > 0)
+		free(watchers[--nwatchers].last);
+	memset(watchers, 0, sizeof(watchers));
+	on_stats = NULL;
 	memset(&stats, 0, sizeof(stats));
 	stats.watch = "idle";
 	stats.preemptible = -1;
@@ -654,6 +699,36 @@ metadata_on_attributes(void (*fn)(const struct attrs *))
 		listeners[nlisteners++] = fn;
 	else
 		log_warnx("metadata: too many listeners");
+}
+
+int
+metadata_watch(const char *key, void (*cb)(const char *, void *), void *arg)
+{
+	struct watcher	*w;
+
+	if (!md_key_valid(key)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (nwatchers == MD_WATCHERS) {
+		log_warnx("metadata: too many listeners");
+		errno = ENOSPC;
+		return -1;
+	}
+	w = &watchers[nwatchers++];
+	memset(w, 0, sizeof(*w));
+	snprintf(w->key, sizeof(w->key), "%s", key);
+	w->cb = cb;
+	w->arg = arg;
+	if (have_inst)
+		tell(w);
+	return 0;
+}
+
+void
+metadata_on_stats(void (*fn)(void))
+{
+	on_stats = fn;
 }
 
 /* An instance attribute, else the project's (GCE's own precedence). */

@@ -3,12 +3,13 @@
  * and for people, and, when enable-guest-attributes is TRUE, a summary as
  * the guest attribute nestbox/status for whoever looks from outside GCE.
  *
- * Subsystems call status_changed(); the file is rewritten once a moment
- * later for any number of calls, atomically (write_file). The guest
- * attribute leaves out counters, is written only when it differs from the
- * last one written, and keeps to GCE's limit (about 10 writes a minute,
- * bursts of 3) with a token bucket; while it waits for a token, newer
- * states replace older ones, so the write that goes is the latest.
+ * Subsystems call status_changed(), the metadata client through
+ * metadata_on_stats() (main.c wires it); the file is rewritten once a
+ * moment later for any number of calls, atomically (write_file). The guest
+ * attribute leaves out counters; ga.c writes it only when it differs from
+ * the last one written, and keeps to GCE's limit (about 10 writes a minute,
+ * bursts of 3); while it waits for a token, newer states replace older
+ * ones, so the write that goes is the latest.
  *
  * Memory (VmRSS of PID 1 and of dnsmasq) is sampled at fixed points, 10 s
  * after status_init() and then every 10 minutes, not at each render: a
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,13 +30,12 @@
 #include <cjson/cJSON.h>
 
 #include "md/md.h"
+#include "md/md-internal.h"
 
 #define WRITE_DELAY	100	/* ms: many changes at once, one write */
 #define GA_MAX		4096	/* the summary; GCE takes more, nobody reads more */
 #define MEM_FIRST	10000	/* ms after status_init: boot's work is done */
 #define MEM_EVERY	600000	/* ms between later samples */
-
-/* used by the unit tests too; belongs in nestbox.h's status.c group */
 
 struct mem_sample {
 	int		 taken;
@@ -46,58 +45,9 @@ struct mem_sample {
 
 static struct status_conf	 conf;
 static struct status_section	*sections;
-static struct timer		 write_timer, ga_timer, mem_timer;
+static struct timer		 write_timer, mem_timer;
 static int			 enabled, timers_ok, write_pending;
-static struct md_req		 ga_req;
-static struct bucket		 ga_bucket = { STATUS_GA_EVERY, STATUS_GA_BURST, 0 };
-static char			*ga_pending, *ga_inflight, *ga_written;
 static struct mem_sample	 mem;
-
-/*
- * GCRA, the token bucket without a refill timer: a take at now is allowed
- * if it is not more than (burst - 1) intervals ahead of the theoretical
- * arrival time. Returns 0 if a token was taken, else the ms until one is.
- */
-uint64_t
-bucket_take(struct bucket *b, uint64_t now)
-{
-	uint64_t	 tat = b->tat > now ? b->tat : now;
-	uint64_t	 tau = (uint64_t)(b->burst > 0 ? b->burst - 1 : 0) * b->every;
-
-	if (tat - now > tau)
-		return tat - now - tau;
-	b->tat = tat + b->every;
-	return 0;
-}
-
-/*
- * The default route's gateway for ifname from /proc/net/route (*gw in
- * network byte order, as the file has it). -1 (ENOENT) if there is none.
- */
-int
-route_gateway(const char *text, const char *ifname, uint32_t *gw)
-{
-	char		 ifn[32];
-	unsigned long	 dst, via, mask;
-	unsigned	 flags;
-	const char	*line;
-
-	for (line = text; line != NULL && *line != '\0'; line = strchr(line, '\n')) {
-		if (*line == '\n')
-			line++;
-		if (sscanf(line, "%31s %lx %lx %x %*d %*d %*d %lx", ifn, &dst, &via,
-		    &flags, &mask) != 5)
-			continue;
-		/* RTF_UP 0x1, RTF_GATEWAY 0x2 */
-		if (strcmp(ifn, ifname) == 0 && dst == 0 && mask == 0 &&
-		    (flags & 0x3) == 0x3) {
-			*gw = (uint32_t)via;
-			return 0;
-		}
-	}
-	errno = ENOENT;
-	return -1;
-}
 
 static void
 render_network(cJSON *obj)
@@ -142,41 +92,6 @@ render_network(cJSON *obj)
 		cJSON_AddNumberToObject(obj, "mtu", atoi(buf));
 	else
 		cJSON_AddNullToObject(obj, "mtu");
-}
-
-/*
- * A "Field:  1234 kB" line of /proc/PID/status (VmRSS, VmHWM, ...) in KiB.
- * -1 with ENOENT if the field is not there (a kernel thread, a zombie),
- * EINVAL if its value is not a number of kB, ERANGE if it is too large.
- */
-int
-proc_status_kib(const char *text, const char *field, unsigned long *kib)
-{
-	size_t		 n = strlen(field);
-	const char	*line, *p;
-	char		*end;
-	unsigned long	 v;
-
-	for (line = text; line != NULL && *line != '\0'; line = strchr(line, '\n')) {
-		if (*line == '\n')
-			line++;
-		if (strncmp(line, field, n) != 0 || line[n] != ':')
-			continue;
-		for (p = line + n + 1; *p == ' ' || *p == '\t'; p++)
-			;
-		if (*p < '0' || *p > '9')
-			break;
-		errno = 0;
-		v = strtoul(p, &end, 10);
-		if (errno == ERANGE)
-			return -1;
-		if (strncmp(end, " kB", 3) != 0 || (end[3] != '\n' && end[3] != '\0'))
-			break;
-		*kib = v;
-		return 0;
-	}
-	errno = line != NULL && *line != '\0' ? EINVAL : ENOENT;
-	return -1;
 }
 
 /* VmRSS of pid (0: this process) in KiB; 0 if it can not be read. */
@@ -284,81 +199,17 @@ nomem:
 
 /* --- the guest attribute ------------------------------------------------- */
 
-static void ga_kick(void);
-
-static void
-ga_done(struct md_req *req, enum md_result res, const struct md_reply *r)
-{
-	(void)req;
-	(void)r;
-	if (res == MD_RETRY && ga_pending == NULL) {
-		ga_pending = ga_inflight;	/* again, when the bucket allows */
-	} else if (res == MD_RETRY) {
-		free(ga_inflight);
-	} else {
-		/* written, or refused (403: disabled): not this one again */
-		free(ga_written);
-		ga_written = ga_inflight;
-	}
-	ga_inflight = NULL;
-	ga_kick();
-}
-
-static void
-ga_kick(void)
-{
-	uint64_t	 wait;
-
-	if (ga_pending == NULL || ga_req.busy)
-		return;
-	if ((wait = bucket_take(&ga_bucket, now_ms())) != 0) {
-		timer_set(&ga_timer, wait);
-		return;
-	}
-	ga_inflight = ga_pending;
-	ga_pending = NULL;
-	ga_req.put = ga_inflight;
-	if (md_request(&ga_req) == -1) {	/* EBUSY: can not be */
-		ga_pending = ga_inflight;
-		ga_inflight = NULL;
-	}
-}
-
-static void
-ga_fire(struct timer *t)
-{
-	(void)t;
-	ga_kick();
-}
-
-static int
-ga_enabled(void)
-{
-	const char	*v = metadata_attr("enable-guest-attributes");
-
-	return v != NULL && strcasecmp(v, "TRUE") == 0;
-}
-
+/* nestbox/status: the brief status, when it fits */
 static void
 ga_update(void)
 {
 	char	*s;
 
-	if (!ga_enabled())
+	if (!ga_enabled() || (s = status_render(1)) == NULL)
 		return;
-	if ((s = status_render(1)) == NULL)
-		return;
-	if (strlen(s) > GA_MAX ||
-	    (ga_pending && strcmp(s, ga_pending) == 0) ||
-	    (ga_pending == NULL && ga_inflight && strcmp(s, ga_inflight) == 0) ||
-	    (ga_pending == NULL && ga_inflight == NULL && ga_written &&
-	     strcmp(s, ga_written) == 0)) {
-		free(s);
-		return;
-	}
-	free(ga_pending);
-	ga_pending = s;
-	ga_kick();
+	if (strlen(s) <= GA_MAX)
+		ga_set(STATUS_GA_KEY, s);
+	free(s);
 }
 
 /* --- the file ------------------------------------------------------------ */
@@ -448,22 +299,11 @@ status_init(const struct status_conf *c)
 	if (conf.ifname == NULL)
 		conf.ifname = "eth0";
 	sections = NULL;
-	free(ga_pending);
-	free(ga_written);
-	ga_pending = ga_written = NULL;	/* ga_inflight: the request still owns it */
-	ga_bucket.tat = 0;
-	memset(&ga_req, 0, sizeof(ga_req));
-	ga_req.name = "guest attributes";
-	snprintf(ga_req.path, sizeof(ga_req.path), "%s", STATUS_GA_PATH);
-	ga_req.max = 4096;
-	ga_req.timeout = MD_TIMEOUT_MS;
-	ga_req.once = 1;
-	ga_req.done = ga_done;
+	ga_close(STATUS_GA_KEY);	/* a write in flight finishes on its own */
 	write_pending = 0;
 	memset(&mem, 0, sizeof(mem));
 	if (!timers_ok) {
 		if (timer_init(&write_timer, write_fire, NULL) == -1 ||
-		    timer_init(&ga_timer, ga_fire, NULL) == -1 ||
 		    timer_init(&mem_timer, mem_fire, NULL) == -1) {
 			log_warn("status: timer");
 			return -1;
@@ -471,7 +311,10 @@ status_init(const struct status_conf *c)
 		timers_ok = 1;
 	}
 	timer_set(&write_timer, 0);
-	timer_set(&ga_timer, 0);
 	timer_set(&mem_timer, enabled ? MEM_FIRST : 0);
+	if (enabled && ga_open(STATUS_GA_KEY, "guest attributes", 0) == -1) {
+		log_warn("status: timer");
+		return -1;
+	}
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "net/net.h"
+#include "net/net-internal.h"
 
 /* Local-administered or not, any unicast MAC: six hex pairs with colons. */
 static int
@@ -241,13 +242,6 @@ dnsmasq_leases(const struct static_lease *l, size_t n)
 	if (dm.svc.state == SVC_UP)
 		kill(dm.svc.child.pid, SIGHUP);
 	return 0;
-}
-
-void
-dnsmasq_stop(void)
-{
-	if (dm.inited)
-		service_stop(&dm.svc);
 }
 
 pid_t

@@ -45,6 +45,7 @@
 #include <sys/wait.h>
 
 #include "net/net.h"
+#include "net/net-internal.h"
 
 #define REJECT	"-j REJECT --reject-with icmp-port-unreachable"
 
@@ -52,39 +53,35 @@ static const char *const protoname[] = {
 	[FWD_TCP] = "tcp", [FWD_UDP] = "udp", [FWD_ALL] = "all"
 };
 
-/* A forward with its addresses parsed: nothing but numbers reach the text. */
+/* A forward checked: nothing but numbers reach the text. */
 struct fwd {
 	enum fwd_proto	 proto;
-	int		 any;		/* match_ip and eth0_ip unknown: -i eth0 */
+	int		 any;		/* match_ip and eth0 unknown: -i eth0 */
 	int		 skip;		/* the guest is outside the subnet */
 	uint32_t	 match, guest;
 	uint16_t	 port, gport;
 };
 
-/* Parses a forward; a guest outside the subnet (after a change of it) is marked skip. */
+/* Checks a forward; a guest outside the subnet (after a change of it) is marked skip. */
 static int
 fwd_check(const struct netconf *nc, const struct forward *f, uint32_t eth0,
     struct fwd *out)
 {
-	const char	*m = f->match_ip;
-
 	memset(out, 0, sizeof(*out));
 	if (f->proto != FWD_TCP && f->proto != FWD_UDP && f->proto != FWD_ALL)
 		goto bad;
 	out->proto = f->proto;
-	if (m != NULL) {
-		if (ip4_parse(m, strlen(m), &out->match) == -1)
-			goto bad;
-	} else if (eth0 != 0)
+	if (f->match_ip != 0)
+		out->match = f->match_ip;
+	else if (eth0 != 0)
 		out->match = eth0;
 	else
 		out->any = 1;
-	if (f->guest_ip == NULL ||
-	    ip4_parse(f->guest_ip, strlen(f->guest_ip), &out->guest) == -1)
+	if ((out->guest = f->guest_ip) == 0)
 		goto bad;
 	if (f->proto == FWD_ALL) {
 		/* the L1's own address whole would take its DHCP and replies */
-		if (out->any || out->match == eth0 || f->match_ip == NULL)
+		if (out->any || out->match == eth0 || f->match_ip == 0)
 			goto bad;
 	} else {
 		if (f->port == 0)
@@ -225,23 +222,20 @@ add_filter(struct text *t, const char *net, const struct fwd *f, size_t n)
 }
 
 /*
- * The ruleset for the network and n forwards, eth0_ip the L1's primary
- * address (NULL: not known yet; then forwards to it match on eth0). Returns
+ * The ruleset for the network and n forwards, eth0 the L1's primary
+ * address (0: not known yet; then forwards to it match on eth0). Returns
  * the length, or -1 with EINVAL for a malformed forward or ENOSPC.
  */
 int
 firewall_rules(const struct netconf *nc, const struct forward *fw, size_t n,
-    const char *eth0_ip, char *buf, size_t size)
+    uint32_t eth0, char *buf, size_t size)
 {
 	struct text	 t;
 	struct fwd	*f;
 	char		 a[IP4_STRLEN], net[IP4_STRLEN + 3];
-	uint32_t	 eth0 = 0;
 	size_t		 i;
 	int		 len;
 
-	if (eth0_ip != NULL && ip4_parse(eth0_ip, strlen(eth0_ip), &eth0) == -1)
-		return -1;
 	if ((f = calloc(n ? n : 1, sizeof(*f))) == NULL)
 		return -1;
 	snprintf(net, sizeof(net), "%s/%d", ip4_str(netconf_network(nc), a), nc->prefix);
@@ -275,11 +269,11 @@ firewall_rules(const struct netconf *nc, const struct forward *fw, size_t n,
 
 /* The forwards and the network the ruleset is made of. */
 static struct {
-	struct forward	*fwd;		/* copies */
+	struct forward	*fwd;		/* a copy */
 	size_t		 n;
 	int		 have_net;
 	struct netconf	 nc;
-	char		 eth0[IP4_STRLEN];
+	uint32_t	 eth0;		/* 0: not known */
 	int		 loaded;	/* FIREWALL_RULES holds a good ruleset */
 	int		 current;	/* and it is the latest */
 } fw;
@@ -342,8 +336,7 @@ apply(void)
 		log_warn("firewall");
 		return -1;
 	}
-	if ((len = firewall_rules(&fw.nc, fw.fwd, fw.n, fw.eth0[0] ? fw.eth0 : NULL,
-	    buf, size)) == -1) {
+	if ((len = firewall_rules(&fw.nc, fw.fwd, fw.n, fw.eth0, buf, size)) == -1) {
 		log_warn("firewall: ruleset");
 		goto out;
 	}
@@ -384,30 +377,14 @@ firewall_loaded(void)
 	return fw.current;
 }
 
-/* Loads the ruleset for the network; logs what goes wrong. */
+/* Loads the ruleset for the network, eth0 the L1's address (0: not known); logs. */
 int
-firewall_apply(const struct netconf *nc, const char *eth0_ip)
+firewall_apply(const struct netconf *nc, uint32_t eth0)
 {
-	uint32_t	 a;
-
 	fw.nc = *nc;
-	fw.eth0[0] = '\0';
-	if (eth0_ip != NULL && ip4_parse(eth0_ip, strlen(eth0_ip), &a) == 0)
-		ip4_str(a, fw.eth0);
+	fw.eth0 = eth0;
 	fw.have_net = 1;
 	return apply();
-}
-
-static void
-forwards_free(struct forward *v, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++) {
-		free((char *)v[i].match_ip);
-		free((char *)v[i].guest_ip);
-	}
-	free(v);
 }
 
 /* Replaces the forwards and, once the network is up, reloads the ruleset. */
@@ -415,21 +392,12 @@ int
 firewall_forwards(const struct forward *f, size_t n)
 {
 	struct forward	*v;
-	size_t		 i;
 
 	if ((v = calloc(n ? n : 1, sizeof(*v))) == NULL)
 		return -1;
-	for (i = 0; i < n; i++) {
-		v[i] = f[i];
-		v[i].match_ip = f[i].match_ip ? strdup(f[i].match_ip) : NULL;
-		v[i].guest_ip = f[i].guest_ip ? strdup(f[i].guest_ip) : NULL;
-		if ((f[i].match_ip && !v[i].match_ip) || (f[i].guest_ip && !v[i].guest_ip)) {
-			forwards_free(v, i + 1);
-			errno = ENOMEM;
-			return -1;
-		}
-	}
-	forwards_free(fw.fwd, fw.n);
+	if (n > 0)
+		memcpy(v, f, n * sizeof(*v));
+	free(fw.fwd);
 	fw.fwd = v;
 	fw.n = n;
 	return fw.have_net ? apply() : 0;

@@ -1,7 +1,7 @@
 /*
  * The L2 network, put together: once eth0 has its lease (net_on_ready, then
- * l2net_eth0) and on every change of the nestbox-network value (metadata's
- * attribute listener, then l2net_apply), the value is parsed and checked,
+ * eth0_up) and on every change of the nestbox-network value (metadata_watch,
+ * then network_set), the value is parsed and checked,
  * then the bridge, IP forwarding, dnsmasq and the firewall are brought to
  * it, in that order. An invalid value is reported and the network keeps the
  * configuration it has (the defaults at first).
@@ -14,17 +14,17 @@
 #include <cjson/cJSON.h>
 
 #include "net/net.h"
+#include "net/net-internal.h"
 
 static struct {
-	char		 eth0_ip[IP4_STRLEN];	/* "": not up yet */
-	uint32_t	 eth0_addr;
+	uint32_t	 eth0_addr;	/* host byte order; 0: not up yet */
 	int		 eth0_mtu;
 	char		*json;		/* the last value seen; NULL: unset */
 	size_t		 len;
 	int		 applied;	/* what is in place: */
 	struct netconf	 nc;
 	int		 mtu;
-	char		 fw_eth0[IP4_STRLEN];
+	uint32_t	 fw_eth0;
 	const char	*from;		/* "defaults", "nestbox-network" */
 	char		 error[256];	/* the value's last error, "" if none */
 	int		 ok;		/* every step of the last apply worked */
@@ -61,7 +61,7 @@ apply(void)
 	}
 	mtu = netconf_mtu(&nc, l2.eth0_mtu);
 	if (l2.applied && memcmp(&nc, &l2.nc, sizeof(nc)) == 0 && mtu == l2.mtu &&
-	    strcmp(l2.eth0_ip, l2.fw_eth0) == 0)
+	    l2.eth0_addr == l2.fw_eth0)
 		return;
 	if (nc.mtu > mtu)
 		log_warnx("nestbox-network: mtu: %d is above eth0's %d; using %d",
@@ -76,11 +76,11 @@ apply(void)
 		rv = -1;
 	if (dnsmasq_start(&nc, mtu) == -1)
 		rv = -1;
-	if (firewall_apply(&nc, l2.eth0_ip[0] ? l2.eth0_ip : NULL) == -1)
+	if (firewall_apply(&nc, l2.eth0_addr) == -1)
 		rv = -1;
 	l2.nc = nc;
 	l2.mtu = mtu;
-	memcpy(l2.fw_eth0, l2.eth0_ip, sizeof(l2.fw_eth0));
+	l2.fw_eth0 = l2.eth0_addr;
 	l2.applied = 1;
 	if (strcmp(from, "unchanged") != 0)
 		l2.from = from;
@@ -92,19 +92,11 @@ apply(void)
 		log_warnx("l2net: up with errors (above)");
 }
 
-/* eth0 has (or renewed) its lease: the network follows its address and MTU. */
-void
-l2net_eth0(const char *ip, int mtu)
+/* eth0 has its lease (addr in host byte order): the network follows it, and its MTU. */
+static void
+eth0_up(uint32_t addr, int mtu)
 {
-	uint32_t	 a;
-
-	if (ip == NULL || ip4_parse(ip, strlen(ip), &a) == -1)
-		a = 0;
-	l2.eth0_addr = a;
-	if (a != 0)
-		ip4_str(a, l2.eth0_ip);
-	else
-		l2.eth0_ip[0] = '\0';
+	l2.eth0_addr = addr;
 	l2.eth0_mtu = mtu;
 	apply();
 }
@@ -113,8 +105,8 @@ l2net_eth0(const char *ip, int mtu)
  * The nestbox-network value changed (NULL: it is unset). Before eth0 is up
  * it is only kept: the network starts with eth0's lease.
  */
-void
-l2net_apply(const char *json, size_t len)
+static void
+network_set(const char *json, size_t len)
 {
 	char	*copy = NULL;
 
@@ -129,7 +121,7 @@ l2net_apply(const char *json, size_t len)
 	free(l2.json);
 	l2.json = copy;
 	l2.len = len;
-	if (l2.eth0_ip[0] != '\0')
+	if (l2.eth0_addr != 0)
 		apply();
 }
 
@@ -137,25 +129,22 @@ static void
 on_lease(void)
 {
 	const struct lease	*l = net_lease();
-	char			 ip[INET_ADDRSTRLEN];
 
-	if (l == NULL || inet_ntop(AF_INET, &l->ip, ip, sizeof(ip)) == NULL)
-		l2net_eth0(NULL, 0);
+	if (l == NULL)
+		eth0_up(0, 0);
 	else
-		l2net_eth0(ip, (int)l->mtu);
+		eth0_up(ntohl(l->ip.s_addr), (int)l->mtu);
 }
 
+/* metadata_watch: the first value, then each change of it */
 static void
-on_attributes(const struct attrs *instance)
+on_network(const char *v, void *arg)
 {
-	const char	*v = metadata_attr("nestbox-network");
-
-	(void)instance;
-	/* every attribute change calls this: act on a change of ours only */
-	if ((v == NULL && l2.json == NULL) ||
-	    (v != NULL && l2.json != NULL && strcmp(v, l2.json) == 0))
+	(void)arg;
+	/* unset at first: the defaults, which eth0's lease applies */
+	if (v == NULL && l2.json == NULL)
 		return;
-	l2net_apply(v, v ? strlen(v) : 0);
+	network_set(v, v ? strlen(v) : 0);
 }
 
 static void
@@ -204,6 +193,6 @@ int
 l2net_init(void)
 {
 	status_section_add(&section);
-	metadata_on_attributes(on_attributes);
+	metadata_watch("nestbox-network", on_network, NULL);	/* logs */
 	return net_on_ready(on_lease);
 }

@@ -17,6 +17,7 @@
 #include <linux/rtnetlink.h>
 
 #include "net/net.h"
+#include "net/net-internal.h"
 
 #define READY_MAX	8
 #define ALIAS_MAX	64

@@ -58,12 +58,7 @@ struct static_lease {
 	const char	*ip;		/* inside the subnet */
 	const char	*name;		/* a host name, or NULL */
 };
-int	 dnsmasq_config(const struct netconf *, int mtu, char *buf, size_t size);	/* length */
-int	 dnsmasq_hosts(const struct netconf *, const struct static_lease *, size_t n,
-	    char *buf, size_t size);	/* length; EINVAL: a malformed lease */
-int	 dnsmasq_start(const struct netconf *, int mtu);	/* (re)starts on a new config */
 int	 dnsmasq_leases(const struct static_lease *, size_t n);	/* rewrites, SIGHUP */
-void	 dnsmasq_stop(void);
 pid_t	 dnsmasq_pid(void);		/* 0: not running */
 
 /* firewall.c: the iptables ruleset, generated whole and loaded atomically. */
@@ -74,23 +69,17 @@ pid_t	 dnsmasq_pid(void);		/* 0: not running */
 #define GUEST_UID_BASE		20000	/* a guest's QEMU runs as GUEST_UID_BASE + its slot */
 #define GUEST_UID_RANGE		"20000-20063"	/* GUESTS_MAX of them */
 enum fwd_proto { FWD_TCP, FWD_UDP, FWD_ALL };
-struct forward {
+struct forward {			/* addresses in host byte order */
 	enum fwd_proto	 proto;		/* FWD_ALL: every port of match_ip (an alias IP) */
-	const char	*match_ip;	/* the L1's primary address or an alias IP; NULL: eth0_ip */
+	uint32_t	 match_ip;	/* the L1's primary address or an alias IP; 0: eth0's */
 	uint16_t	 port;
-	const char	*guest_ip;
+	uint32_t	 guest_ip;	/* 0: none, refused */
 	uint16_t	 guest_port;	/* 0: port */
 };
-int	 firewall_rules(const struct netconf *, const struct forward *, size_t n,
-	    const char *eth0_ip, char *buf, size_t size);	/* length; EINVAL: a bad forward */
-int	 firewall_apply(const struct netconf *, const char *eth0_ip);	/* logs */
 int	 firewall_forwards(const struct forward *, size_t n);	/* copies, reapplies */
-int	 firewall_loaded(void);		/* 1: the latest ruleset is in place */
 
 /* l2net.c: bridge, dnsmasq and firewall from the network's configuration. */
-int	 l2net_init(void);		/* net_on_ready and metadata listeners */
-void	 l2net_eth0(const char *ip, int mtu);	/* eth0 is up: apply */
-void	 l2net_apply(const char *network_json, size_t len);	/* NULL: unset */
+int	 l2net_init(void);		/* eth0's lease and nestbox-network */
 const struct netconf *l2net_conf(void);	/* the network in use; NULL: not up */
 
 /* netlink.c: rtnetlink. nlmsg_* build a request into buf (EMSGSIZE if it
@@ -195,7 +184,6 @@ int	 lease_read(const char *path, struct lease *, char *err, size_t errsize);
 /* net.c: eth0 in PID 1: udhcpc and ntpd supervised, the lease watched. */
 int	 net_init(void);
 int	 net_on_ready(void (*)(void));	/* runs once, at the first lease */
-const struct lease *net_lease(void);	/* NULL: no lease */
 int	 net_alias_routes(const char *const cidrs[], size_t n);	/* replaces the set */
 
 /* bridge.c */

@@ -578,8 +578,9 @@ static int
 token_get(char *auth, size_t size)
 {
 	static struct token_reply t;
+	struct md_reply		 r;
 	struct curl_slist	*h;
-	char			 err[CURL_ERROR_SIZE];
+	char			 err[CURL_ERROR_SIZE], why[MD_ERR_MAX];
 	const cJSON		*at, *tt;
 	cJSON			*doc = NULL;
 	CURL			*easy;
@@ -618,21 +619,22 @@ token_get(char *auth, size_t size)
 	}
 	res = curl_easy_perform(easy);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	if (t.toobig) {
-		say("metadata token: the reply is over %d bytes", TOKEN_REPLY_MAX);
-		goto out;
-	}
-	if (res != CURLE_OK) {
-		say("metadata token: %s", err[0] != '\0' ? err : curl_easy_strerror(res));
-		goto out;
-	}
-	if (status != 200) {
-		say("metadata token: HTTP %ld%s", status, status == 404 ?
-		    " (does the instance have a service account?)" : "");
-		goto out;
-	}
-	if (!t.flavor) {
-		say("metadata token: the reply has no Metadata-Flavor: Google");
+	/* md_classify judges the reply as it does PID 1's; the words are ours */
+	memset(&r, 0, sizeof(r));
+	r.flavor = t.flavor;
+	r.toobig = t.toobig;
+	if (res == CURLE_OK || t.toobig)
+		r.status = status;
+	if (md_classify(&r, why, sizeof(why)) != MD_OK) {
+		if (r.toobig)
+			say("metadata token: the reply is over %d bytes", TOKEN_REPLY_MAX);
+		else if (r.status == 0)
+			say("metadata token: %s", err[0] != '\0' ? err : curl_easy_strerror(res));
+		else if (r.status != 200)
+			say("metadata token: HTTP %ld%s", r.status, r.status == 404 ?
+			    " (does the instance have a service account?)" : "");
+		else
+			say("metadata token: the reply has no Metadata-Flavor: Google");
 		goto out;
 	}
 	if ((doc = cJSON_ParseWithLength(t.body, t.len)) == NULL ||

@@ -10,6 +10,7 @@
 #include "core/core.h"
 #include "sys/sys.h"
 #include "md/md.h"
+#include "md/md-internal.h"
 #include "net/net.h"
 #include "ctl/ctl.h"
 #include "guest/guest.h"

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "net/net-internal.h"
 
 static void
 dnsmasq_default(void **state)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "md/md-internal.h"
 
 /* --- the fake transport -------------------------------------------------- */
 
@@ -623,6 +624,143 @@ project_fallback(void **state)
 	assert_int_equal(metadata_attrs(0)->n, 1);
 }
 
+/* --- metadata_watch ------------------------------------------------------ */
+
+struct heard {
+	int	 n;
+	char	 last[64];	/* "(unset)" for NULL */
+};
+
+static void
+watcher(const char *v, void *arg)
+{
+	struct heard	*h = arg;
+
+	h->n++;
+	snprintf(h->last, sizeof(h->last), "%s", v != NULL ? v : "(unset)");
+}
+
+static void
+watch_changes(void **state)
+{
+	struct heard	 net = { 0, "" }, guests = { 0, "" }, net2 = { 0, "" };
+	struct md_req	*w;
+
+	(void)state;
+	fresh();
+	assert_int_equal(metadata_watch("nestbox-network", watcher, &net), 0);
+	assert_int_equal(metadata_watch("nestbox-guests", watcher, &guests), 0);
+	assert_int_equal(metadata_watch("nestbox-network", watcher, &net2), 0);
+	metadata_start();
+	/* the project's first: nobody is told before the instance's are in */
+	answer(find("project/attributes/"), 200, 1, "pppppppppppppppp", "{}");
+	assert_int_equal(net.n + guests.n + net2.n, 0);
+
+	/* the first attributes: every watcher once, set or not */
+	w = find("instance/attributes/");
+	answer(w, 200, 1, "aaaaaaaaaaaaaaaa", "{\"nestbox-guests\":\"g1\",\"k\":\"v\"}");
+	assert_int_equal(net.n, 1);
+	assert_string_equal(net.last, "(unset)");
+	assert_int_equal(guests.n, 1);
+	assert_string_equal(guests.last, "g1");
+	assert_int_equal(net2.n, 1);
+
+	/* another key changed: not them */
+	answer(w, 200, 1, "bbbbbbbbbbbbbbbb", "{\"nestbox-guests\":\"g1\",\"k\":\"v2\"}");
+	assert_int_equal(net.n, 1);
+	assert_int_equal(guests.n, 1);
+
+	/* a change of one key: its watchers, each once */
+	answer(w, 200, 1, "cccccccccccccccc", "{\"nestbox-guests\":\"g1\",\"nestbox-network\":\"{}\"}");
+	assert_int_equal(net.n, 2);
+	assert_string_equal(net.last, "{}");
+	assert_int_equal(net2.n, 2);
+	assert_int_equal(guests.n, 1);
+
+	/* unset */
+	answer(w, 200, 1, "dddddddddddddddd", "{\"nestbox-network\":\"{}\"}");
+	assert_int_equal(guests.n, 2);
+	assert_string_equal(guests.last, "(unset)");
+	assert_int_equal(net.n, 2);
+
+	/* a project value fills in for the unset instance one; an instance one wins */
+	answer(find("project/attributes/"), 200, 1, "pppppppppppppppp",
+	    "{\"nestbox-guests\":\"project\",\"nestbox-network\":\"{\\\"mtu\\\":1400}\"}");
+	assert_int_equal(guests.n, 3);
+	assert_string_equal(guests.last, "project");
+	assert_int_equal(net.n, 2);	/* the instance's {} still */
+	answer(w, 200, 1, "eeeeeeeeeeeeeeee", "{}");
+	assert_int_equal(net.n, 3);
+	assert_string_equal(net.last, "{\"mtu\":1400}");
+	assert_int_equal(guests.n, 3);	/* the project's, unchanged */
+	answer(w, 200, 1, "ffffffffffffffff", "{\"nestbox-guests\":\"project\"}");
+	assert_int_equal(guests.n, 3);	/* the same value, from elsewhere: no change */
+
+	/* a broken document changes nothing */
+	answer(w, 200, 1, "gggggggggggggggg", "{\"nestbox-guests\":");
+	assert_int_equal(guests.n + net.n, 3 + 3);
+}
+
+static void
+watch_late_and_bad(void **state)
+{
+	struct heard	 h = { 0, "" };
+	size_t		 i;
+
+	(void)state;
+	fresh();
+	assert_int_equal(metadata_watch("", watcher, &h), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(metadata_watch("a/b", watcher, &h), -1);
+	assert_int_equal(errno, EINVAL);
+	metadata_start();
+	answer(find("instance/attributes/"), 200, 1, "aaaaaaaaaaaaaaaa", "{\"k\":\"v\"}");
+	/* after the first attributes: told at once */
+	assert_int_equal(metadata_watch("k", watcher, &h), 0);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.last, "v");
+	for (i = 1; i < MD_WATCHERS; i++)
+		assert_int_equal(metadata_watch("k", watcher, &h), 0);
+	assert_int_equal(metadata_watch("k", watcher, &h), -1);
+	assert_int_equal(errno, ENOSPC);
+	/* and metadata_init() forgets them */
+	fresh();
+	metadata_start();
+	answer(find("instance/attributes/"), 200, 1, "aaaaaaaaaaaaaaaa", "{\"k\":\"v\"}");
+	assert_int_equal(h.n, MD_WATCHERS);
+}
+
+static int	 stats_calls;
+
+static void
+on_stats(void)
+{
+	stats_calls++;
+}
+
+/* status.c is told through metadata_on_stats(); metadata.c calls nothing above it */
+static void
+stats_callback(void **state)
+{
+	(void)state;
+	fresh();
+	stats_calls = 0;
+	metadata_start();
+	answer(find("instance/hostname"), 200, 1, NULL, "vm1");
+	assert_int_equal(stats_calls, 0);	/* none registered */
+	metadata_on_stats(on_stats);
+	answer(find("instance/scheduling/preemptible"), 200, 1, NULL, "FALSE");
+	assert_true(stats_calls >= 1);
+	stats_calls = 0;
+	answer(find("instance/attributes/"), 200, 1, "aaaaaaaaaaaaaaaa", "{}");
+	assert_true(stats_calls >= 1);
+	fresh();
+	stats_calls = 0;
+	metadata_start();
+	answer(find("instance/hostname"), 200, 1, NULL, "vm1");
+	assert_int_equal(stats_calls, 0);	/* metadata_init() forgot it */
+}
+
 static void
 aliases_and_scheduling(void **state)
 {
@@ -657,6 +795,9 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(watch_etags),
 	cmocka_unit_test(watch_bad_replies),
 	cmocka_unit_test(project_fallback),
+	cmocka_unit_test(watch_changes),
+	cmocka_unit_test(watch_late_and_bad),
+	cmocka_unit_test(stats_callback),
 	cmocka_unit_test(aliases_and_scheduling),
 };
 const struct suite metadata_suite = { tests, NTESTS(tests) };

@@ -1,7 +1,8 @@
 /*
  * status.json (golden), the default gateway from /proc/net/route, the token
- * bucket, and the guest attribute: written only when enabled, coalesced,
- * rate limited. The metadata client runs on a fake transport.
+ * bucket, the guest attribute nestbox/status, and md/ga.c, which writes it:
+ * only when enabled, coalesced, rate limited. The metadata client runs on a
+ * fake transport.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "unit.h"
+#include "md/md-internal.h"
 
 static struct md_req	*sent[64];
 static size_t		 nsent;
@@ -311,7 +313,7 @@ guest_attributes(void **state)
 	metadata_init(&fake);
 }
 
-/* status.c's, not (yet) in nestbox.h */
+/* core/proc.c's */
 
 static void
 proc_status(void **state)
@@ -365,6 +367,199 @@ proc_status(void **state)
 	free(text);
 }
 
+/* --- the guest-attribute writer (md/ga.c) --------------------------------- */
+
+#define GA_T1	"instance/guest-attributes/nestbox/guest-t1"
+#define GA_T2	"instance/guest-attributes/nestbox/guest-t2"
+
+static uint64_t	 fake_now;
+
+static uint64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+static size_t
+puts_to(const char *path)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < nsent; i++)
+		if (strcmp(sent[i]->path, path) == 0)
+			n++;
+	return n;
+}
+
+/* metadata with guest attributes on (or not), a fake clock at 1 s */
+static void
+ga_fresh(int enabled)
+{
+	nsent = 0;
+	fake_now = 1000;
+	ga_clock(fake_clock);
+	metadata_init(&fake);
+	metadata_start();
+	answer(last("instance/attributes/"), 200, "aaaaaaaaaaaaaaaa", enabled ?
+	    "{\"enable-guest-attributes\":\"TRUE\"}" : "{}");
+}
+
+static void
+ga_done_with(void)
+{
+	ga_close("nestbox/guest-t1");
+	ga_close("nestbox/guest-t2");
+	ga_clock(NULL);
+	metadata_init(&fake);
+}
+
+static void
+ga_rate_and_latest(void **state)
+{
+	struct md_req	*p;
+	char		 v[32];
+	int		 i;
+
+	(void)state;
+	ga_fresh(1);
+	assert_int_equal(ga_set("nestbox/guest-t1", "x"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(ga_open("nestbox/guest-t1", "guest attribute", 0), 0);
+	assert_int_equal(ga_open("nestbox/guest-t2", "guest attribute", 0), 0);
+
+	/* a burst of 3, each answered */
+	for (i = 0; i < 3; i++) {
+		snprintf(v, sizeof(v), "{\"n\":%d}", i);
+		assert_int_equal(ga_set("nestbox/guest-t1", v), 0);
+		assert_int_equal(puts_to(GA_T1), (size_t)i + 1);
+		p = last(GA_T1);
+		assert_string_equal(p->put, v);
+		assert_string_equal(p->name, "guest attribute");
+		assert_true(p->once);
+		answer(p, 200, NULL, "");
+	}
+	/* then one every 6 s: newer values replace older ones while they wait */
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":3}"), 0);
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":4}"), 0);
+	assert_int_equal(puts_to(GA_T1), 3);
+	/* another key has a bucket of its own */
+	assert_int_equal(ga_set("nestbox/guest-t2", "t2"), 0);
+	assert_int_equal(puts_to(GA_T2), 1);
+	answer(last(GA_T2), 200, NULL, "");
+	fake_now += STATUS_GA_EVERY - 1;
+	ga_kick();
+	assert_int_equal(puts_to(GA_T1), 3);
+	fake_now += 1;
+	ga_kick();		/* what the timer does */
+	assert_int_equal(puts_to(GA_T1), 4);
+	p = last(GA_T1);
+	assert_string_equal(p->put, "{\"n\":4}");
+
+	/* in flight: the latest set goes next, the one between never */
+	fake_now += 60000;
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":5}"), 0);
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":6}"), 0);
+	assert_int_equal(puts_to(GA_T1), 4);
+	answer(p, 200, NULL, "");
+	assert_int_equal(puts_to(GA_T1), 5);
+	assert_string_equal(last(GA_T1)->put, "{\"n\":6}");
+	answer(last(GA_T1), 200, NULL, "");
+
+	/* the same as the last one written: not again */
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":6}"), 0);
+	assert_int_equal(puts_to(GA_T1), 5);
+	/* the same as the one waiting: not again */
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":7}"), 0);
+	assert_int_equal(puts_to(GA_T1), 6);
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":8}"), 0);
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":8}"), 0);
+	answer(last(GA_T1), 200, NULL, "");
+	assert_int_equal(puts_to(GA_T1), 7);
+	assert_string_equal(last(GA_T1)->put, "{\"n\":8}");
+	answer(last(GA_T1), 200, NULL, "");
+	ga_done_with();
+}
+
+static void
+ga_failures(void **state)
+{
+	struct md_req	*p;
+
+	(void)state;
+	ga_fresh(1);
+	/* status.c's way: a 503 is sent again when the bucket allows ... */
+	assert_int_equal(ga_open("nestbox/guest-t1", "guest attributes", 0), 0);
+	assert_int_equal(ga_set("nestbox/guest-t1", "a"), 0);
+	answer(last(GA_T1), 503, NULL, "");
+	assert_int_equal(puts_to(GA_T1), 2);
+	assert_string_equal(last(GA_T1)->put, "a");
+	/* ... unless a newer one waits: that goes instead */
+	assert_int_equal(ga_set("nestbox/guest-t1", "b"), 0);
+	answer(last(GA_T1), 503, NULL, "");
+	assert_int_equal(puts_to(GA_T1), 3);
+	assert_string_equal(last(GA_T1)->put, "b");
+	/* a refusal (403: off for this VM) counts as written */
+	answer(last(GA_T1), 403, NULL, "");
+	fake_now += 60000;
+	assert_int_equal(ga_set("nestbox/guest-t1", "b"), 0);
+	assert_int_equal(puts_to(GA_T1), 3);
+
+	/* GA_DROP_FAILED, the guests' way: not retried, and not written */
+	assert_int_equal(ga_open("nestbox/guest-t2", "guest attribute", GA_DROP_FAILED), 0);
+	assert_int_equal(ga_set("nestbox/guest-t2", "c"), 0);
+	p = last(GA_T2);
+	answer(p, 503, NULL, "");
+	assert_int_equal(puts_to(GA_T2), 1);
+	assert_int_equal(ga_set("nestbox/guest-t2", "c"), 0);	/* so the same goes again */
+	assert_int_equal(puts_to(GA_T2), 2);
+	answer(last(GA_T2), 403, NULL, "");
+	fake_now += 60000;
+	assert_int_equal(ga_set("nestbox/guest-t2", "c"), 0);
+	assert_int_equal(puts_to(GA_T2), 3);
+	answer(last(GA_T2), 200, NULL, "");
+	assert_int_equal(ga_set("nestbox/guest-t2", "c"), 0);
+	assert_int_equal(puts_to(GA_T2), 3);
+	ga_done_with();
+}
+
+static void
+ga_disabled_and_closed(void **state)
+{
+	struct md_req	*p;
+
+	(void)state;
+	ga_fresh(0);
+	assert_int_equal(ga_open("nestbox/guest-t1", "guest attribute", 0), 0);
+	assert_int_equal(ga_set("nestbox/guest-t1", "a"), 0);
+	assert_int_equal(puts_to(GA_T1), 0);
+	/* turned on: the next value goes */
+	answer(last("instance/attributes/"), 200, "bbbbbbbbbbbbbbbb",
+	    "{\"enable-guest-attributes\":\"true\"}");
+	assert_int_equal(ga_set("nestbox/guest-t1", "a"), 0);
+	assert_int_equal(puts_to(GA_T1), 1);
+	p = last(GA_T1);
+	/* closed in flight: what waits is dropped, the key freed after the reply */
+	assert_int_equal(ga_set("nestbox/guest-t1", "b"), 0);
+	ga_close("nestbox/guest-t1");
+	assert_int_equal(ga_set("nestbox/guest-t1", "c"), -1);
+	assert_int_equal(errno, ENOENT);
+	answer(p, 200, NULL, "");
+	assert_int_equal(puts_to(GA_T1), 1);
+	assert_int_equal(event_once(1000), 1);	/* the timer that frees it */
+	nsent = 0;				/* its request is gone with it */
+	/* open again: nothing written yet */
+	assert_int_equal(ga_open("nestbox/guest-t1", "guest attribute", 0), 0);
+	assert_int_equal(ga_set("nestbox/guest-t1", "a"), 0);
+	assert_int_equal(puts_to(GA_T1), 1);
+	answer(last(GA_T1), 200, NULL, "");
+	/* a key too long for GCE's NAMESPACE/KEY */
+	assert_int_equal(ga_open("nestbox/guest-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x", 0), -1);
+	assert_int_equal(errno, EINVAL);
+	ga_done_with();
+	assert_int_equal(event_once(100), 0);	/* no timer left behind */
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(bucket_limits),
 	cmocka_unit_test(default_gateway),
@@ -372,5 +567,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(status_golden),
 	cmocka_unit_test(status_file),
 	cmocka_unit_test(guest_attributes),
+	cmocka_unit_test(ga_rate_and_latest),
+	cmocka_unit_test(ga_failures),
+	cmocka_unit_test(ga_disabled_and_closed),
 };
 const struct suite status_suite = { tests, NTESTS(tests) };
