@@ -11,7 +11,7 @@
 #include <arpa/inet.h>
 #include <linux/rtnetlink.h>
 
-#include "net/net.h"
+#include "net/net-internal.h"
 
 #define BRIDGE_ADDRS_MAX	16
 

@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <linux/rtnetlink.h>
 
-#include "net/net.h"
+#include "net/net-internal.h"
 
 #ifndef RTPROT_DHCP
 #define RTPROT_DHCP	16

@@ -20,4 +20,45 @@ int	 firewall_apply(const struct netconf *, uint32_t eth0);	/* 0: not known; log
 int	 firewall_loaded(void);		/* 1: the latest ruleset is in place */
 const struct lease *net_lease(void);	/* NULL: no lease */
 
+/* netlink.c */
+struct nl_addrs {			/* nl_parse_addr's state */
+	int		 index;
+	struct nl_ifaddr *v;
+	size_t		 max, n;
+};
+int	 nl_attr_put(struct nlmsghdr *, size_t size, uint16_t type, const void *, size_t);
+int	 nlmsg_getlink(void *buf, size_t size, const char *name);
+int	 nlmsg_setlink(void *buf, size_t size, int index, int up, unsigned mtu, int master);
+int	 nlmsg_newlink(void *buf, size_t size, const char *name, const char *kind,
+	    const char *peer);			/* peer: a veth's other end */
+int	 nlmsg_addr(void *buf, size_t size, int cmd, int index, struct in_addr, int prefix);
+int	 nlmsg_getaddr(void *buf, size_t size);
+int	 nlmsg_route(void *buf, size_t size, int cmd, const struct nl_route *);
+int	 nl_attrs_parse(const struct nlmsghdr *, size_t hdrlen, const struct rtattr *tb[],
+	    size_t max);
+int	 nl_reply_parse(const void *buf, size_t len, uint32_t seq,
+	    int (*cb)(const struct nlmsghdr *, void *), void *arg);	/* 1 done, 0 more */
+int	 nl_parse_link(const struct nlmsghdr *, void *nl_link);
+int	 nl_parse_addr(const struct nlmsghdr *, void *nl_addrs);
+void	 nl_close(void);
+int	 nl_link_add(const char *name, const char *kind, const char *peer);
+int	 nl_addr_list(int index, struct nl_ifaddr *, size_t max, size_t *n);
+
+/* netconf.c */
+uint32_t ip4_mask(int prefix);
+void	 netconf_default(struct netconf *);
+int	 netconf_parse(const char *json, size_t len, struct netconf *,
+	    char *err, size_t errlen);	/* *nc unchanged on error */
+int	 netconf_check(const struct netconf *, uint32_t eth0_addr, char *err, size_t errlen);
+int	 netconf_mtu(const struct netconf *, int eth0_mtu);	/* the bridge's */
+unsigned netconf_range_size(const struct netconf *);
+
+/* dhcp.c */
+int	 ifaddr_parse(const char *s, size_t len, struct in_addr *, int *prefix);
+int	 cidr_parse(const char *s, size_t len, struct in_addr *, int *prefix);	/* no host bits */
+
+/* bridge.c */
+int	 bridge_setup(const char *name, const char *cidr, int mtu);	/* logs */
+int	 ip_forward_enable(void);
+
 #endif /* NESTBOX_NET_INTERNAL_H */

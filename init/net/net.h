@@ -32,18 +32,11 @@ struct netconf {			/* addresses in host byte order */
 	int		 mtu;		/* 0: eth0's */
 	unsigned	 lease;		/* seconds */
 };
-uint32_t ip4_mask(int prefix);
 int	 ip4_parse(const char *s, size_t len, uint32_t *);	/* strict dotted quad */
 const char *ip4_str(uint32_t, char *buf);			/* buf: IP4_STRLEN bytes */
-void	 netconf_default(struct netconf *);
-int	 netconf_parse(const char *json, size_t len, struct netconf *,
-	    char *err, size_t errlen);	/* *nc unchanged on error */
-int	 netconf_check(const struct netconf *, uint32_t eth0_addr, char *err, size_t errlen);
 uint32_t netconf_network(const struct netconf *);
 uint32_t netconf_broadcast(const struct netconf *);
 int	 netconf_contains(const struct netconf *, uint32_t addr);
-int	 netconf_mtu(const struct netconf *, int eth0_mtu);	/* the bridge's */
-unsigned netconf_range_size(const struct netconf *);
 
 /* dnsmasq.c: DHCP and DNS for the L2 guests, supervised. */
 #define DNSMASQ_BIN		"/usr/sbin/dnsmasq"
@@ -96,11 +89,6 @@ struct nl_ifaddr {
 	struct in_addr	 addr;
 	int		 prefix;
 };
-struct nl_addrs {			/* nl_parse_addr's state */
-	int		 index;
-	struct nl_ifaddr *v;
-	size_t		 max, n;
-};
 struct nl_route {
 	struct in_addr	 dst;
 	int		 prefix;
@@ -108,34 +96,9 @@ struct nl_route {
 	int		 oif;		/* 0: none */
 	unsigned char	 table, type, scope, protocol;	/* 0: main, unicast, by gw, boot */
 };
-struct nlmsghdr *nl_msg_init(void *buf, size_t size, uint16_t type, uint16_t flags,
-	    size_t hdrlen);
-void	*nl_msg_data(struct nlmsghdr *);
-int	 nl_attr_put(struct nlmsghdr *, size_t size, uint16_t type, const void *, size_t);
-int	 nl_attr_put_u32(struct nlmsghdr *, size_t size, uint16_t type, uint32_t);
-int	 nl_attr_put_str(struct nlmsghdr *, size_t size, uint16_t type, const char *);
-struct rtattr *nl_nest_start(struct nlmsghdr *, size_t size, uint16_t type);
-int	 nl_nest_end(struct nlmsghdr *, struct rtattr *);
-int	 nlmsg_getlink(void *buf, size_t size, const char *name);
-int	 nlmsg_setlink(void *buf, size_t size, int index, int up, unsigned mtu, int master);
-int	 nlmsg_newlink(void *buf, size_t size, const char *name, const char *kind,
-	    const char *peer);			/* peer: a veth's other end */
-int	 nlmsg_addr(void *buf, size_t size, int cmd, int index, struct in_addr, int prefix);
-int	 nlmsg_getaddr(void *buf, size_t size);
-int	 nlmsg_route(void *buf, size_t size, int cmd, const struct nl_route *);
-int	 nl_attrs_parse(const struct nlmsghdr *, size_t hdrlen, const struct rtattr *tb[],
-	    size_t max);
-int	 nl_reply_parse(const void *buf, size_t len, uint32_t seq,
-	    int (*cb)(const struct nlmsghdr *, void *), void *arg);	/* 1 done, 0 more */
-int	 nl_parse_link(const struct nlmsghdr *, void *nl_link);
-int	 nl_parse_addr(const struct nlmsghdr *, void *nl_addrs);
-int	 nl_talk(void *msg, int (*cb)(const struct nlmsghdr *, void *), void *arg);
-void	 nl_close(void);
 int	 nl_link_get(const char *name, struct nl_link *);	/* ENODEV: no such link */
 int	 nl_link_set(int index, int up, unsigned mtu, int master);	/* -1, 0, -1: as is */
-int	 nl_link_add(const char *name, const char *kind, const char *peer);
 int	 nl_addr(int cmd, int index, struct in_addr, int prefix);	/* RTM_NEWADDR replaces */
-int	 nl_addr_list(int index, struct nl_ifaddr *, size_t max, size_t *n);
 int	 nl_route(int cmd, const struct nl_route *);	/* RTM_NEWROUTE replaces */
 
 /* dhcp.c: udhcpc's script (the init binary as dhcp-hook) and the lease. */
@@ -171,8 +134,6 @@ struct lease {				/* addresses in network byte order */
 	int		 hostname_refused;	/* it named the metadata server */
 	uint32_t	 lease;		/* seconds */
 };
-int	 ifaddr_parse(const char *s, size_t len, struct in_addr *, int *prefix);
-int	 cidr_parse(const char *s, size_t len, struct in_addr *, int *prefix);	/* no host bits */
 int	 dhcp_lease_parse(const char *const envp[], struct lease *, char *err, size_t errsize);
 size_t	 lease_routes(const struct lease *, struct lease_route *, size_t max);
 struct in_addr lease_gateway(const struct lease *);
@@ -185,9 +146,5 @@ int	 lease_read(const char *path, struct lease *, char *err, size_t errsize);
 int	 net_init(void);
 int	 net_on_ready(void (*)(void));	/* runs once, at the first lease */
 int	 net_alias_routes(const char *const cidrs[], size_t n);	/* replaces the set */
-
-/* bridge.c */
-int	 bridge_setup(const char *name, const char *cidr, int mtu);	/* logs */
-int	 ip_forward_enable(void);
 
 #endif /* NESTBOX_NET_H */

@@ -23,7 +23,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "net/net.h"
+#include "net/net-internal.h"
 
 #define ERR_PREFIX	"nestbox-network: "
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))

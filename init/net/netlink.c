@@ -16,12 +16,12 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
-#include "net/net.h"
+#include "net/net-internal.h"
 
 #define NL_RECVBUF	32768	/* the kernel's replies fit in a page or two */
 
 /* The header of an empty message with a family header of hdrlen bytes. */
-struct nlmsghdr *
+static struct nlmsghdr *
 nl_msg_init(void *buf, size_t size, uint16_t type, uint16_t flags, size_t hdrlen)
 {
 	struct nlmsghdr	*nh = buf;
@@ -36,13 +36,6 @@ nl_msg_init(void *buf, size_t size, uint16_t type, uint16_t flags, size_t hdrlen
 	nh->nlmsg_type = type;
 	nh->nlmsg_flags = NLM_F_REQUEST | flags;
 	return nh;
-}
-
-/* The family header (ifinfomsg, ifaddrmsg, rtmsg) after the nlmsghdr. */
-void *
-nl_msg_data(struct nlmsghdr *nh)
-{
-	return NLMSG_DATA(nh);
 }
 
 /* EMSGSIZE when the attribute does not fit in size bytes. */
@@ -69,20 +62,20 @@ nl_attr_put(struct nlmsghdr *nh, size_t size, uint16_t type, const void *data,
 	return 0;
 }
 
-int
+static int
 nl_attr_put_u32(struct nlmsghdr *nh, size_t size, uint16_t type, uint32_t v)
 {
 	return nl_attr_put(nh, size, type, &v, sizeof(v));
 }
 
-int
+static int
 nl_attr_put_str(struct nlmsghdr *nh, size_t size, uint16_t type, const char *s)
 {
 	return nl_attr_put(nh, size, type, s, strlen(s) + 1);
 }
 
 /* An empty attribute whose length nl_nest_end() fixes; NULL: EMSGSIZE. */
-struct rtattr *
+static struct rtattr *
 nl_nest_start(struct nlmsghdr *nh, size_t size, uint16_t type)
 {
 	struct rtattr	*rta = (struct rtattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
@@ -92,7 +85,7 @@ nl_nest_start(struct nlmsghdr *nh, size_t size, uint16_t type)
 	return rta;
 }
 
-int
+static int
 nl_nest_end(struct nlmsghdr *nh, struct rtattr *nest)
 {
 	size_t	 len = (char *)nh + nh->nlmsg_len - (char *)nest;
@@ -425,7 +418,7 @@ nl_close(void)
  * complete, handing each data message to cb. Every request asks for an ACK
  * or is a dump, so every reply has an end.
  */
-int
+static int
 nl_talk(void *msg, int (*cb)(const struct nlmsghdr *, void *), void *arg)
 {
 	static char		 buf[NL_RECVBUF] __attribute__((aligned(4)));

@@ -10,6 +10,7 @@
 #include "sys/sys.h"
 #include "md/md.h"
 #include "net/net.h"
+#include "net/net-internal.h"
 #include "ctl/ctl.h"
 #include "guest/guest.h"
 #include "tools/tools.h"

@@ -20,6 +20,8 @@
 #include "sys/sys-internal.h"
 #include "ctl/ctl-internal.h"
 #include "guest/guest-internal.h"
+#include "md/md-internal.h"
+#include "net/net-internal.h"
 
 #define NTESTS(a)	(sizeof(a) / sizeof((a)[0]))
 
