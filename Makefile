@@ -8,6 +8,9 @@ OUT := $(TOP)/out
 export OUT NESTBOX_CACHE
 
 # Builds are reproducible: every timestamp in the image is this one.
+# When this make started: the done line says how long the build took.
+BUILD_START := $(shell date +%s)
+
 SOURCE_DATE_EPOCH ?= $(shell git -C $(TOP) log -1 --format=%ct 2>/dev/null || echo 1700000000)
 export SOURCE_DATE_EPOCH
 
@@ -103,7 +106,8 @@ $(OUT)/nestbox-gce.tar.gz: $(OUT)/nestbox.img scripts/mktarball
 
 $(OUT)/manifest.txt: $(OUT)/nestbox-gce.tar.gz scripts/mkmanifest
 	@scripts/mkmanifest $(NESTBOX_VERSION) $(OUT) $(IMAGE_PACKAGES) musl linux-headers >$@
-	@echo ">>> done: out/nestbox-gce.tar.gz ($$(du -h --apparent-size $(OUT)/nestbox-gce.tar.gz | cut -f1))"
+	@t=$$(( $$(date +%s) - $(BUILD_START) )); \
+	echo ">>> done: out/nestbox-gce.tar.gz ($$(du -h --apparent-size $(OUT)/nestbox-gce.tar.gz | cut -f1)) in $$((t / 60)) min $$((t % 60)) s"
 
 # --- tests -------------------------------------------------------------------
 # The L2 test guest: our kernel and busybox with a small script as PID 1,
