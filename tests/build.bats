@@ -51,9 +51,12 @@ setup() {
 	make_recipe hello 'echo compiling hello'
 	run "$TOP/scripts/build-package" hello
 	assert_success
-	for step in fetching extracting patching configuring building installing done; do
+	for step in fetching extracting patching configuring building installing; do
 		assert_line ">>> hello 1.0 $step"
 	done
+	# the last line says where the time went, step by step
+	assert_line --regexp '^>>> hello 1\.0 done in [0-9]+ s \(fetching [0-9]+ s, extracting [0-9]+ s, patching [0-9]+ s, configuring [0-9]+ s, building [0-9]+ s, installing [0-9]+ s\)$'
+	grep -q '^=== building took [0-9]* s$' "$OUT/logs/hello.log"
 	grep -q 'compiling hello' "$OUT/logs/hello.log"
 	[ -f "$OUT/pkg/hello/rootfs/usr/share/hello/main.c" ]
 	for s in downloaded extracted patched configured built installed; do
