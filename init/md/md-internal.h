@@ -18,7 +18,6 @@ void	 attrs_free(struct attrs *);
 int	 aliases_parse(const char *json, size_t len, char (*v)[19], size_t max, size_t *n);
 void	 metadata_reply(struct md_req *, const struct md_reply *);	/* the transport's answer */
 const struct attrs *metadata_attrs(int project);
-int	 metadata_aliases(char (**v)[19], size_t *n);	/* alias IP ranges of nic0 */
 
 /* ga.c */
 #define GA_KEY_MAX	127	/* NAMESPACE/KEY */

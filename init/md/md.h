@@ -107,6 +107,10 @@ int	 metadata_watch(const char *key, void (*cb)(const char *value, void *arg), v
 void	 metadata_on_stats(void (*)(void));	/* what md_stats shows changed */
 const char *metadata_attr(const char *key);	/* instance, else project; NULL: unset */
 const struct md_stats *metadata_stats(void);
+/* nic0's alias IP ranges ("a.b.c.d/n"): -1 (ENOENT) until read; fn(), when
+ * they change after that (one listener: the guests' cross-check) */
+int	 metadata_aliases(const char *const **cidrs, size_t *n);
+void	 metadata_on_aliases(void (*fn)(void));
 
 /*
  * ga.c: the one writer of guest attributes (instance/guest-attributes/KEY),

@@ -35,6 +35,7 @@
 
 #define WATCH_QUERY	"?recursive=true&alt=json"
 #define WATCH_QUICK	1000	/* an unchanged reply sooner than this: back off */
+#define GA_ALIASES	16	/* alias IP ranges kept (guest.h's GUEST_ALIASES_MAX) */
 
 static const struct md_ops *ops;
 static struct md_stats	 stats;
@@ -51,8 +52,11 @@ static struct watcher {
 } watchers[MD_WATCHERS];
 static size_t		 nwatchers;
 static void		(*on_stats)(void);
-static char		 (*aliases)[19];
+static char		 aliases[GA_ALIASES][19];
+static const char	*alias_v[GA_ALIASES];
 static size_t		 naliases;
+static int		 have_aliases;
+static void		(*on_aliases)(void);
 static uint32_t		 rng;
 
 static struct md_req	 hostname_req, watch_req, project_req, aliases_req, sched_req;
@@ -195,6 +199,39 @@ attrs_free(struct attrs *a)
 }
 
 /*
+ * Which members of a top-level object hold an escaped NUL (\u0000) in a
+ * string: cJSON decodes it and the C string ends there, so the value would
+ * be cut short without a word. nul[i] is set for member i (max of them).
+ */
+static void
+escaped_nuls(const char *json, size_t len, unsigned char *nul, size_t max)
+{
+	size_t	 i, member = 0;
+	int	 depth = 0, instr = 0;
+
+	memset(nul, 0, max);
+	for (i = 0; i < len; i++) {
+		if (instr) {
+			if (json[i] == '"')
+				instr = 0;
+			else if (json[i] == '\\' && i + 1 < len) {
+				if (json[i + 1] == 'u' && i + 5 < len &&
+				    strncmp(json + i + 2, "0000", 4) == 0 && member < max)
+					nul[member] = 1;
+				i++;	/* the escaped character */
+			}
+		} else if (json[i] == '"')
+			instr = 1;
+		else if (json[i] == '{' || json[i] == '[')
+			depth++;
+		else if (json[i] == '}' || json[i] == ']')
+			depth--;
+		else if (json[i] == ',' && depth == 1)
+			member++;
+	}
+}
+
+/*
  * A recursive attributes/ reply: one JSON object of key -> string. Other
  * JSON values are kept as their text; members with a bad key or a value
  * over MD_VALUE_MAX are skipped and counted. -1 (EINVAL) when it is not one
@@ -207,7 +244,9 @@ attrs_parse(const char *json, size_t len, struct attrs *a)
 	cJSON		*doc, *m;
 	const char	*end;
 	char		*v;
-	size_t		 n;
+	unsigned char	*nul = NULL;
+	size_t		 n, i;
+	int		 had_nul;
 
 	memset(&out, 0, sizeof(out));
 	doc = cJSON_ParseWithLengthOpts(json, len, &end, 0);
@@ -224,14 +263,30 @@ attrs_parse(const char *json, size_t len, struct attrs *a)
 		return -1;
 	}
 	n = (size_t)cJSON_GetArraySize(doc);
-	if (n > 0 && (out.v = calloc(n, sizeof(*out.v))) == NULL)
+	if (n > 0 && ((out.v = calloc(n, sizeof(*out.v))) == NULL ||
+	    (nul = malloc(n)) == NULL))
 		goto nomem;
+	if (n > 0)
+		escaped_nuls(json, len, nul, n);
+	i = 0;
 	cJSON_ArrayForEach(m, doc) {
-		if (m->string == NULL || !md_key_valid(m->string)) {
+		had_nul = i < n && nul[i];
+		i++;
+		if (m->string == NULL || !md_key_valid(m->string) ||
+		    (had_nul && !cJSON_IsString(m))) {
 			out.bad++;
 			continue;
 		}
-		if (cJSON_IsString(m))
+		if (had_nul) {
+			/*
+			 * What came before the NUL, and a control character for
+			 * it: the JSON parsers (json_strict) refuse the value at
+			 * the very byte the NUL was, as `nestbox check` does a
+			 * file with a NUL. A key with one is not valid anyway.
+			 */
+			if ((v = malloc(strlen(m->valuestring) + 2)) != NULL)
+				sprintf(v, "%s\x01", m->valuestring);
+		} else if (cJSON_IsString(m))
 			v = strdup(m->valuestring);
 		else
 			v = cJSON_PrintUnformatted(m);
@@ -248,12 +303,14 @@ attrs_parse(const char *json, size_t len, struct attrs *a)
 		out.n++;
 	}
 	cJSON_Delete(doc);
+	free(nul);
 	*a = out;
 	return 0;
 nomem:
 	if (out.v != NULL && out.v[out.n].value != NULL)
 		out.n++;	/* free the half-made member too */
 	attrs_free(&out);
+	free(nul);
 	cJSON_Delete(doc);
 	errno = ENOMEM;
 	return -1;
@@ -502,26 +559,32 @@ project_done(struct md_req *req, enum md_result res, const struct md_reply *r)
 static void
 aliases_done(struct md_req *req, enum md_result res, const struct md_reply *r)
 {
-	const char	*cidrs[16];
-	char		 (*v)[19];
+	char		 v[GA_ALIASES][19];
 	size_t		 n, i;
+	int		 changed;
 
-	if (res != MD_OK)
+	memset(v, 0, sizeof(v));	/* compared whole below */
+	if (res == MD_UNSET)
+		n = 0;		/* no ranges */
+	else if (res != MD_OK)
 		return;
-	if ((v = calloc(16, sizeof(*v))) == NULL)
-		return;
-	if (aliases_parse(r->body, r->len, v, 16, &n) == -1) {
+	else if (aliases_parse(r->body, r->len, v, GA_ALIASES, &n) == -1) {
 		req_error(req, "malformed alias IP list");
-		free(v);
 		return;
 	}
-	free(aliases);
-	aliases = v;
+	changed = !have_aliases || n != naliases ||
+	    (n > 0 && memcmp(v, aliases, n * sizeof(v[0])) != 0);
+	if (!changed)
+		return;
+	memcpy(aliases, v, n * sizeof(v[0]));
 	naliases = n;
-	for (i = 0; i < n && i < 16; i++)
-		cidrs[i] = v[i];
+	for (i = 0; i < n; i++)
+		alias_v[i] = aliases[i];
+	have_aliases = 1;
 	if (ops->aliases != NULL)
-		ops->aliases(cidrs, n);	/* logs */
+		ops->aliases(alias_v, n);	/* logs */
+	if (on_aliases != NULL)
+		on_aliases();
 	stats_changed();
 }
 
@@ -640,9 +703,10 @@ metadata_init(const struct md_ops *o)
 	ops = o;
 	attrs_free(&inst);
 	attrs_free(&proj);
-	free(aliases);
-	aliases = NULL;
+	memset(aliases, 0, sizeof(aliases));
 	naliases = 0;
+	have_aliases = 0;
+	on_aliases = NULL;
 	have_inst = started = 0;
 	nlisteners = 0;
 	while (nwatchers > 0)
@@ -755,9 +819,19 @@ metadata_stats(void)
 }
 
 int
-metadata_aliases(char (**v)[19], size_t *n)
+metadata_aliases(const char *const **cidrs, size_t *n)
 {
-	*v = aliases;
+	if (!have_aliases) {
+		errno = ENOENT;
+		return -1;
+	}
+	*cidrs = alias_v;
 	*n = naliases;
 	return 0;
+}
+
+void
+metadata_on_aliases(void (*fn)(void))
+{
+	on_aliases = fn;
 }

@@ -761,23 +761,37 @@ stats_callback(void **state)
 	assert_int_equal(stats_calls, 0);	/* metadata_init() forgot it */
 }
 
+static int	 alias_calls;
+
+static void
+on_aliases(void)
+{
+	alias_calls++;
+}
+
 static void
 aliases_and_scheduling(void **state)
 {
-	char	 (*v)[19];
+	const char *const *v;
 	size_t	 n;
 
 	(void)state;
 	fresh();
+	alias_calls = 0;
+	metadata_on_aliases(on_aliases);
 	metadata_start();
 	assert_int_equal(metadata_stats()->preemptible, -1);
 	answer(find("instance/scheduling/preemptible"), 200, 1, NULL, "TRUE");
 	assert_int_equal(metadata_stats()->preemptible, 1);
+	/* not read yet: not known, which is not "none" */
+	assert_int_equal(metadata_aliases(&v, &n), -1);
+	assert_int_equal(errno, ENOENT);
 	answer(find("instance/network-interfaces/0/ip-aliases/"), 200, 1, NULL,
 	    "[\"10.128.16.0/28\"]");
-	metadata_aliases(&v, &n);
+	assert_int_equal(metadata_aliases(&v, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0], "10.128.16.0/28");
+	assert_int_equal(alias_calls, 1);
 }
 
 static const struct CMUnitTest tests[] = {
