@@ -24,6 +24,7 @@ const struct attrs *metadata_attrs(int project);
 int	 ga_enabled(void);		/* enable-guest-attributes is TRUE */
 void	 ga_kick(void);			/* what its timer runs */
 void	 ga_clock(uint64_t (*)(void));	/* the unit tests' clock; NULL: now_ms */
+unsigned long ga_writes(void);		/* PUTs and DELETEs sent */
 
 /* status.c */
 char	*status_render(int brief);	/* JSON, free() it; NULL: ENOMEM */

@@ -52,6 +52,7 @@ struct md_req {
 	const char	*name;		/* for the log: "hostname" */
 	char		 path[512];	/* under MD_BASE, with the query */
 	const char	*put;		/* the body of a PUT; NULL: GET */
+	int		 del;		/* no put: DELETE instead of GET */
 	size_t		 max;		/* longest body accepted */
 	uint64_t	 timeout;	/* ms, the whole request */
 	int		 once;		/* MD_RETRY goes to done() too, no retry */
@@ -115,16 +116,18 @@ void	 metadata_on_aliases(void (*fn)(void));
 /*
  * ga.c: the one writer of guest attributes (instance/guest-attributes/KEY),
  * when enable-guest-attributes is TRUE: per key, only a value that differs
- * from the last one written, the latest first, at most STATUS_GA_BURST at
- * once and one every STATUS_GA_EVERY ms on average.
+ * from the last one written, the latest; for the whole L1, one budget of
+ * STATUS_GA_BURST at once and one every STATUS_GA_EVERY ms after, which
+ * keeps every minute to GCE's 10 writes (3 + 7); the key that has waited
+ * longest goes first. A closed key that was written is deleted.
  */
 #define STATUS_GA_BURST	3
-#define STATUS_GA_EVERY	6000		/* ms per write, on average: 10 a minute */
+#define STATUS_GA_EVERY	7500		/* ms per write: no 60 s holds more than 10 */
 #define GA_DROP_FAILED	0x1	/* a failed write is dropped, not retried; and
 				   the next ga_set() sends even the same value */
 int	 ga_open(const char *key, const char *name, int flags);	/* name: for the log */
 int	 ga_set(const char *key, const char *value);	/* copies; ENOENT: not open */
-void	 ga_close(const char *key);	/* what waits is dropped */
+void	 ga_close(const char *key);	/* what waits is dropped; deleted if written */
 
 /*
  * status.c: /run/nestbox/status.json, rewritten (atomically) soon after a
