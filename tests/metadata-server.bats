@@ -687,3 +687,26 @@ now_ms() { date +%s%3N; }
 	done
 	assert_equal "$(ctl http://x/faults | jq '.faults | length')" 0
 }
+
+@test "maintenance-event and preempted: always served, set by control commands, watchable" {
+	assert_equal "$(md instance/maintenance-event)" NONE
+	assert_equal "$(md instance/preempted)" FALSE
+	e=$(etag instance/maintenance-event)
+	curl -sS --max-time 8 -H 'Metadata-Flavor: Google' -o "$B/w" \
+		"$MD/instance/maintenance-event?wait_for_change=true&last_etag=$e&timeout_sec=6" 3>&- &
+	pid=$!
+	wait_for_waiters 1
+	run ctl -X POST -d '{"event":"MIGRATE_ON_HOST_MAINTENANCE"}' http://x/maintenance-event
+	assert_output --partial '"ok": true'
+	wait "$pid"
+	assert_equal "$(cat "$B/w")" MIGRATE_ON_HOST_MAINTENANCE
+	run ctl -X POST -d '{"event":"SOON"}' http://x/maintenance-event
+	assert_output --partial "event must be one of"
+	ctl -X POST -d '{"event":"NONE"}' http://x/maintenance-event >/dev/null
+	assert_equal "$(md instance/maintenance-event)" NONE
+	ctl -X POST http://x/preempt >/dev/null
+	assert_equal "$(md instance/preempted)" TRUE
+	run md instance/
+	assert_line maintenance-event
+	assert_line preempted
+}
