@@ -72,6 +72,7 @@ struct md_ops {				/* what the client does to the world */
 	int	(*start)(struct md_req *);	/* send; metadata_reply() later */
 	int	(*sethostname)(const char *);	/* hostname_set; NULL: nothing */
 	int	(*aliases)(const char *const cidrs[], size_t n);	/* net_alias_routes */
+	void	(*preempted)(void);	/* instance/preempted is TRUE; NULL: nothing */
 };
 struct attr {
 	char		*key;
@@ -89,6 +90,8 @@ struct md_stats {
 	unsigned long	 requests, errors, changes;
 	uint64_t	 first_reply;	/* now_ms() of the first reply; 0: none yet */
 	int		 preemptible;	/* -1: not known */
+	int		 preempted;	/* instance/preempted was TRUE */
+	char		 maintenance[48];	/* instance/maintenance-event; "": not known */
 	char		 hostname[64];
 };
 int	 md_http_start(struct md_req *);	/* md/http.c: libcurl, md_ops.start */

@@ -12,10 +12,13 @@
  * every client at once; 403, other statuses and bodies over their limit
  * are reported, once per distinct error, not once per retry.
  *
- * At network ready (metadata_start) it reads instance/hostname, the project
- * attributes, the alias IP ranges and the scheduling, and watches the
- * instance attributes: a first read, then wait_for_change with the ETag of
- * what it has, as the guest agent does. Each change is parsed, and each
+ * At network ready (metadata_start) it reads instance/hostname and the
+ * scheduling, and watches whatever can change while the VM runs: the
+ * instance and project attributes, the alias IP ranges, the maintenance
+ * event and preemption. A watch is a first read, then wait_for_change with
+ * the ETag of what it has, as the guest agent does. Every request but the
+ * guest attributes' PUTs is retried with backoff on every error: no reply,
+ * 5xx, 429, 403, a reply without Metadata-Flavor. Each change is parsed, and each
  * watcher (metadata_watch) whose key's value it changed is told: this file
  * is the one place that tells a change from a reply that changed nothing.
  */
@@ -59,7 +62,20 @@ static int		 have_aliases;
 static void		(*on_aliases)(void);
 static uint32_t		 rng;
 
-static struct md_req	 hostname_req, watch_req, project_req, aliases_req, sched_req;
+static struct md_req	 hostname_req, watch_req, sched_req;
+
+/* A value watched with wait_for_change: project, aliases, maintenance, preempted. */
+struct md_watch {
+	struct md_req	 req;
+	const char	*base;		/* "project/attributes/" */
+	const char	*query;		/* WATCH_QUERY for a directory, "" for a value */
+	char		 etag[MD_ETAG_MAX];	/* of what we have; "": nothing yet */
+	int		 unset;		/* the last reply was 404 */
+	void		(*changed)(struct md_req *, enum md_result, const struct md_reply *);
+};
+static struct md_watch	 project_w, aliases_w, maint_w, preempt_w;
+#define project_req	 (project_w.req)
+#define aliases_req	 (aliases_w.req)
 
 /* What status.json shows of the client changed: the counters, the view. */
 static void
@@ -446,9 +462,13 @@ metadata_reply(struct md_req *req, const struct md_reply *r)
 	stats_changed();	/* the counters; written once for many replies */
 	if (res != MD_OK && res != MD_UNSET) {
 		req_error(req, why);
-		if (res == MD_RETRY && !req->once)
+		/* a 403 or a missing flavor may be a passing state too (a
+		 * proxy, a server restarting): only the PUTs give up */
+		if (!req->once) {
+			if (req == &watch_req)
+				stats.watch = "retrying";
 			req_later(req);
-		else
+		} else
 			req->done(req, res, r);
 		return;
 	}
@@ -600,6 +620,120 @@ sched_done(struct md_req *req, enum md_result res, const struct md_reply *r)
 	stats_changed();
 }
 
+/* The maintenance event: logged and in the status; the guests are told
+ * nothing (docs/operations.md says what GCE does to them). */
+static void
+maint_done(struct md_req *req, enum md_result res, const struct md_reply *r)
+{
+	char	 v[sizeof(stats.maintenance)];
+	size_t	 n;
+
+	(void)req;
+	if (res != MD_OK)
+		snprintf(v, sizeof(v), "NONE");
+	else {
+		for (n = 0; n < r->len && n + 1 < sizeof(v) && (isupper((unsigned char)r->body[n]) ||
+		    r->body[n] == '_'); n++)
+			v[n] = r->body[n];
+		v[n] = '\0';
+		if (n == 0 || n < r->len) {
+			req_error(req, "not a maintenance event");
+			return;
+		}
+	}
+	if (strcmp(v, stats.maintenance) == 0)
+		return;
+	if (strcmp(v, "NONE") != 0)
+		log_warnx("metadata: maintenance event: %s", v);
+	else if (stats.maintenance[0] != '\0')
+		log_info("metadata: maintenance event over (%s)", stats.maintenance);
+	snprintf(stats.maintenance, sizeof(stats.maintenance), "%s", v);
+	stats_changed();
+}
+
+/* Preempted: the shutdown starts now, with a preemptible VM's deadline. */
+static void
+preempt_done(struct md_req *req, enum md_result res, const struct md_reply *r)
+{
+	(void)req;
+	if (res != MD_OK || stats.preempted || strncasecmp(r->body, "TRUE", 4) != 0)
+		return;
+	stats.preempted = 1;
+	stats.preemptible = 1;		/* the guests' 25 s stop */
+	log_warnx("metadata: preempted: GCE stops this VM in about 30 s");
+	stats_changed();
+	if (ops->preempted != NULL)
+		ops->preempted();
+}
+
+static void
+mw_next(struct md_watch *w)
+{
+	struct md_req	*req = &w->req;
+	const char	*sep = w->query[0] != '\0' ? "&" : "?";
+
+	if (w->etag[0] == '\0') {
+		snprintf(req->path, sizeof(req->path), "%s%s", w->base, w->query);
+		req->timeout = MD_TIMEOUT_MS;
+	} else {
+		snprintf(req->path, sizeof(req->path), "%s%s%swait_for_change=true&last_etag=%s"
+		    "&timeout_sec=%d", w->base, w->query, sep, w->etag, MD_WATCH_SEC);
+		req->timeout = (MD_WATCH_SEC + 10) * 1000;
+	}
+	md_request(req);
+}
+
+/* Asked again after ms (a value that is not there can not be waited for). */
+static void
+req_after(struct md_req *req, uint64_t ms)
+{
+	if (!req->timer_ok) {
+		if (timer_init(&req->retry, retry_fire, req) == -1) {
+			log_warn("metadata: %s: timer", req->name);
+			return;
+		}
+		req->timer_ok = 1;
+	}
+	req->waiting = 1;
+	timer_set(&req->retry, ms);
+}
+
+static void
+mw_done(struct md_req *req, enum md_result res, const struct md_reply *r)
+{
+	struct md_watch	*w = req->arg;
+	int		 waited = w->etag[0] != '\0';
+
+	if (res == MD_UNSET) {
+		/* nothing to wait on: read again in a watch's time */
+		if (!w->unset)
+			w->changed(req, res, r);
+		w->unset = 1;
+		w->etag[0] = '\0';
+		snprintf(req->path, sizeof(req->path), "%s%s", w->base, w->query);
+		req->timeout = MD_TIMEOUT_MS;
+		req_after(req, MD_WATCH_SEC * 1000);
+		return;
+	}
+	w->unset = 0;
+	if (!md_etag_valid(r->etag)) {
+		req_error(req, "reply without a usable ETag");
+		req_later(req);
+		return;
+	}
+	if (strcmp(r->etag, w->etag) == 0) {
+		/* timeout_sec passed with no change; unless at once */
+		if (waited && now_ms() - req->started < WATCH_QUICK)
+			req_later(req);
+		else
+			mw_next(w);
+		return;
+	}
+	snprintf(w->etag, sizeof(w->etag), "%s", r->etag);
+	w->changed(req, res, r);
+	mw_next(w);
+}
+
 /* --- the watch ----------------------------------------------------------- */
 
 static void
@@ -687,6 +821,7 @@ req_setup(struct md_req *req, const char *name, const char *path, size_t max,
 	req->name = name;
 	snprintf(req->path, sizeof(req->path), "%s", path);
 	req->put = NULL;
+	req->del = 0;
 	req->max = max;
 	req->timeout = MD_TIMEOUT_MS;
 	req->once = 0;
@@ -694,6 +829,20 @@ req_setup(struct md_req *req, const char *name, const char *path, size_t max,
 	req->busy = req->waiting = 0;
 	req->attempt = 0;
 	req->lasterr[0] = '\0';
+}
+
+static void
+mw_setup(struct md_watch *w, const char *name, const char *base, const char *query,
+    size_t max, void (*changed)(struct md_req *, enum md_result, const struct md_reply *))
+{
+	req_setup(&w->req, name, "", max, mw_done);
+	w->req.arg = w;
+	w->base = base;
+	w->query = query;
+	w->etag[0] = '\0';
+	w->unset = 0;
+	w->changed = changed;
+	snprintf(w->req.path, sizeof(w->req.path), "%s%s", base, query);
 }
 
 /* Also resets: the unit tests start each case from here. */
@@ -723,10 +872,13 @@ metadata_init(const struct md_ops *o)
 		rng = 0x9e3779b9;
 	req_setup(&hostname_req, "hostname", "instance/hostname", 4096, hostname_done);
 	req_setup(&watch_req, "attributes", "", MD_DOC_MAX, watch_done);
-	req_setup(&project_req, "project attributes", "project/attributes/" WATCH_QUERY,
+	mw_setup(&project_w, "project attributes", "project/attributes/", WATCH_QUERY,
 	    MD_DOC_MAX, project_done);
-	req_setup(&aliases_req, "alias IP ranges",
-	    "instance/network-interfaces/0/ip-aliases/" WATCH_QUERY, 64 * 1024, aliases_done);
+	mw_setup(&aliases_w, "alias IP ranges", "instance/network-interfaces/0/ip-aliases/",
+	    WATCH_QUERY, 64 * 1024, aliases_done);
+	mw_setup(&maint_w, "maintenance event", "instance/maintenance-event", "", 4096,
+	    maint_done);
+	mw_setup(&preempt_w, "preempted", "instance/preempted", "", 4096, preempt_done);
 	req_setup(&sched_req, "preemptible", "instance/scheduling/preemptible", 4096, sched_done);
 	return 0;
 }
@@ -739,7 +891,7 @@ void
 metadata_start(void)
 {
 	struct md_req	*reqs[] = { &hostname_req, &watch_req, &project_req,
-	    &aliases_req, &sched_req };
+	    &aliases_req, &maint_w.req, &preempt_w.req, &sched_req };
 	size_t		 i;
 
 	if (started) {
@@ -751,8 +903,10 @@ metadata_start(void)
 	started = 1;
 	md_request(&hostname_req);
 	watch_next();
-	md_request(&project_req);
-	md_request(&aliases_req);
+	mw_next(&project_w);
+	mw_next(&aliases_w);
+	mw_next(&maint_w);
+	mw_next(&preempt_w);
 	md_request(&sched_req);
 }
 

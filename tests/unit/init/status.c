@@ -27,7 +27,7 @@ fake_start(struct md_req *req)
 	return 0;
 }
 
-static const struct md_ops fake = { fake_start, NULL, NULL };
+static const struct md_ops fake = { fake_start, NULL, NULL, NULL };
 
 static const char *
 kvm_ok(void)
@@ -196,6 +196,9 @@ status_golden(void **state)
 	answer(last("instance/hostname"), 200, NULL, "nestbox-1.c.p.internal");
 	answer(last("instance/attributes/"), 200, "0123456789abcdef", "{\"k\":\"v\"}");
 	answer(last("instance/scheduling/"), 503, NULL, "");
+	answer(last("instance/maintenance-event"), 200, "1111111111111111",
+	    "MIGRATE_ON_HOST_MAINTENANCE");
+	answer(last("instance/preempted"), 200, "2222222222222222", "FALSE");
 	/* the one number that is not the same from run to run */
 	assert_non_null(doc = cJSON_Parse(s = status_render(0)));
 	free(s);
@@ -210,7 +213,8 @@ status_golden(void **state)
 	assert_string_equal(s, "{\"version\":\"" NESTBOX_VERSION "\","
 	    "\"kvm\":{\"available\":true,\"status\":\"ok\"},"
 	    "\"network\":{\"interface\":\"nb-none0\",\"address\":null,\"gateway\":null,\"mtu\":null},"
-	    "\"metadata\":{\"watch\":\"watching\",\"etag\":\"0123456789abcdef\",\"hostname\":\"nestbox-1\"},"
+	    "\"metadata\":{\"watch\":\"watching\",\"etag\":\"0123456789abcdef\",\"hostname\":\"nestbox-1\","
+	    "\"maintenance_event\":\"MIGRATE_ON_HOST_MAINTENANCE\",\"preempted\":false},"
 	    "\"guests\":{\"running\":1}}");
 	free(s);
 }
@@ -654,7 +658,7 @@ srv_start(struct md_req *req)
 	return 0;
 }
 
-static const struct md_ops srv_ops = { srv_start, NULL, NULL };
+static const struct md_ops srv_ops = { srv_start, NULL, NULL, NULL };
 
 static void
 srv_answer(void)
