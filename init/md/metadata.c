@@ -217,13 +217,16 @@ attrs_free(struct attrs *a)
 /*
  * Which members of a top-level object hold an escaped NUL (\u0000) in a
  * string: cJSON decodes it and the C string ends there, so the value would
- * be cut short without a word. nul[i] is set for member i (max of them).
+ * be cut short without a word. nul[i] gets NUL_KEY and NUL_VALUE for member
+ * i (max of them), as the NUL is in its key or in its value.
  */
+#define NUL_KEY		0x1
+#define NUL_VALUE	0x2
 static void
 escaped_nuls(const char *json, size_t len, unsigned char *nul, size_t max)
 {
 	size_t	 i, member = 0;
-	int	 depth = 0, instr = 0;
+	int	 depth = 0, instr = 0, inkey = 0;
 
 	memset(nul, 0, max);
 	for (i = 0; i < len; i++) {
@@ -233,17 +236,21 @@ escaped_nuls(const char *json, size_t len, unsigned char *nul, size_t max)
 			else if (json[i] == '\\' && i + 1 < len) {
 				if (json[i + 1] == 'u' && i + 5 < len &&
 				    strncmp(json + i + 2, "0000", 4) == 0 && member < max)
-					nul[member] = 1;
+					nul[member] |= inkey ? NUL_KEY : NUL_VALUE;
 				i++;	/* the escaped character */
 			}
 		} else if (json[i] == '"')
 			instr = 1;
-		else if (json[i] == '{' || json[i] == '[')
-			depth++;
-		else if (json[i] == '}' || json[i] == ']')
+		else if (json[i] == '{' || json[i] == '[') {
+			if (++depth == 1)
+				inkey = 1;
+		} else if (json[i] == '}' || json[i] == ']')
 			depth--;
-		else if (json[i] == ',' && depth == 1)
+		else if (json[i] == ',' && depth == 1) {
 			member++;
+			inkey = 1;
+		} else if (json[i] == ':' && depth == 1)
+			inkey = 0;
 	}
 }
 
@@ -286,9 +293,9 @@ attrs_parse(const char *json, size_t len, struct attrs *a)
 		escaped_nuls(json, len, nul, n);
 	i = 0;
 	cJSON_ArrayForEach(m, doc) {
-		had_nul = i < n && nul[i];
+		had_nul = i < n ? nul[i] : 0;
 		i++;
-		if (m->string == NULL || !md_key_valid(m->string) ||
+		if (m->string == NULL || !md_key_valid(m->string) || (had_nul & NUL_KEY) ||
 		    (had_nul && !cJSON_IsString(m))) {
 			out.bad++;
 			continue;
@@ -298,7 +305,7 @@ attrs_parse(const char *json, size_t len, struct attrs *a)
 			 * What came before the NUL, and a control character for
 			 * it: the JSON parsers (json_strict) refuse the value at
 			 * the very byte the NUL was, as `nestbox check` does a
-			 * file with a NUL. A key with one is not valid anyway.
+			 * file with a NUL. (A key with one is left out.)
 			 */
 			if ((v = malloc(strlen(m->valuestring) + 2)) != NULL)
 				sprintf(v, "%s\x01", m->valuestring);

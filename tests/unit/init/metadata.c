@@ -289,6 +289,21 @@ attributes_parse(void **state)
 	attrs_free(&a);
 	free(json);
 
+	/* an escaped NUL: the value up to it, then a control character the
+	 * JSON parsers refuse at that byte, not a value silently cut short; an
+	 * escaped backslash before "u0000" is no NUL; a NUL in a nested value
+	 * or in a key leaves the member out */
+	json = dupstr("{\"g\":\"{}\\u0000x\",\"h\":\"a\\\\u0000\",\"o\":{\"k\":\"\\u0000\"},"
+	    "\"k\\u0000\":\"v\",\"z\":\"ok\"}");
+	assert_int_equal(attrs_parse(json, strlen(json), &a), 0);
+	assert_string_equal(attrs_get(&a, "g"), "{}\x01");
+	assert_string_equal(attrs_get(&a, "h"), "a\\u0000");
+	assert_null(attrs_get(&a, "o"));
+	assert_string_equal(attrs_get(&a, "z"), "ok");
+	assert_int_equal(a.bad, 2);
+	attrs_free(&a);
+	free(json);
+
 	/* not one JSON object: refused, *a untouched */
 	static const char *const bad[] = {
 		"", "[]", "\"s\"", "null", "{\"a\":\"b\"", "{\"a\":\"b\"}x", "{\"a\":\"b\"}{}",
