@@ -154,7 +154,12 @@ wait_count() {
 	assert_output 'hello from web'
 	run l0_peer curl -sS -m 10 "http://10.128.16.5:8000/"
 	assert_output 'hello from web'
-	# The guest attribute, from the L0's side.
+	# The guest attribute, from the L0's side. All attributes share GCE's
+	# 10 writes a minute, so the latest value can be a minute behind.
+	for n in $(seq 120); do
+		l0_metadata GET /guest-attributes | grep -qF '\"restarts\":1' && break
+		sleep 1
+	done
 	run l0_metadata GET /guest-attributes
 	assert_output --partial 'guest-web'
 	assert_output --partial '\"restarts\":1'
