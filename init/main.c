@@ -100,8 +100,16 @@ signal_read(struct event *ev, uint32_t events)
 
 static struct event sigev = { -1, signal_read, NULL };
 
+/* GCE preempts this VM: the shutdown (and the guests' 25 s stop) starts now. */
+static void
+preempted(void)
+{
+	shutdown_request(SHUTDOWN_POWEROFF, "preempted");
+}
+
 /* the metadata client's transport and its effects on the system */
-static const struct md_ops md_ops = { md_http_start, hostname_set, net_alias_routes };
+static const struct md_ops md_ops = { md_http_start, hostname_set, net_alias_routes,
+    preempted };
 static const struct status_conf status_conf = { STATUS_PATH, kvm_status, "eth0", dnsmasq_pid };
 
 static int

@@ -43,9 +43,13 @@ teardown() { vm_kill; }
 	vm_wait 'login: ' 30
 	vm_type 'root\r'
 	vm_wait 'Password: ' 30
-	# The password prompt is up before login reads: wait for it to flush.
-	sleep 1
-	vm_type 'nestbox\r'
+	# The prompt is up before login reads (and flushes what came before):
+	# type the password until login answers, instead of guessing how long.
+	local n
+	for n in $(seq 10); do
+		vm_type 'nestbox\r'
+		vm_wait 'Login incorrect' 3 >/dev/null && break
+	done
 	vm_wait 'Login incorrect' 30
 	refute grep -qE '^[^ ]*# ' "$VM_CONSOLE"
 }

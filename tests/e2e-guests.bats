@@ -142,13 +142,24 @@ wait_count() {
 	wait_count 'nestbox: guest web: running' 2 60
 	[ "$(count 'nestbox: guest web: QEMU started')" -eq 2 ]
 	wait_count '\[guest web\] nbguest: web: serving on port 8000' 2 180
-	sleep 1
 	# From the peer VM: the forward on the L1's address, and the alias IP.
+	# The guest says it serves just before its listener is up: asked until
+	# it answers (20 s at most), not after a guessed pause.
+	local n
+	for n in $(seq 20); do
+		l0_peer curl -sS -m 5 "http://$L0_VM_IP:8080/" 2>/dev/null | grep -qx 'hello from web' && break
+		sleep 1
+	done
 	run l0_peer curl -sS -m 10 "http://$L0_VM_IP:8080/"
 	assert_output 'hello from web'
 	run l0_peer curl -sS -m 10 "http://10.128.16.5:8000/"
 	assert_output 'hello from web'
-	# The guest attribute, from the L0's side.
+	# The guest attribute, from the L0's side. All attributes share GCE's
+	# 10 writes a minute, so the latest value can be a minute behind.
+	for n in $(seq 120); do
+		l0_metadata GET /guest-attributes | grep -qF '\"restarts\":1' && break
+		sleep 1
+	done
 	run l0_metadata GET /guest-attributes
 	assert_output --partial 'guest-web'
 	assert_output --partial '\"restarts\":1'

@@ -349,7 +349,7 @@ now_ms() { date +%s%3N; }
 	assert_equal "$(jq -r .token_type <<<"$j")" Bearer
 }
 
-@test "methods other than GET (and PUT on guest attributes) are 405" {
+@test "methods other than GET (and PUT, DELETE on guest attributes) are 405" {
 	for m in POST DELETE PATCH HEAD OPTIONS; do
 		run curl -sS --max-time 5 -X "$m" -o /dev/null -w '%{http_code}' -H 'Metadata-Flavor: Google' "$MD/instance/"
 		assert_output 405
@@ -357,6 +357,11 @@ now_ms() { date +%s%3N; }
 	run fetch instance/attributes/foo -X PUT --data bar
 	assert_output 405
 	assert_equal "$(header Allow)" GET
+	run fetch instance/attributes/foo -X DELETE
+	assert_output 405
+	run fetch instance/guest-attributes/ns/k -X POST
+	assert_output 405
+	assert_equal "$(header Allow)" "GET, PUT, DELETE"
 	assert_equal "$(md instance/attributes/serial-port-enable)" TRUE
 }
 
@@ -484,6 +489,20 @@ now_ms() { date +%s%3N; }
 	assert_line guest-attributes/
 	assert_equal "$(ctl http://x/guest-attributes | jq -r .nestbox.status)" running
 	assert_equal "$(ctl http://x/document | jq -r .instance.guestAttributes.nestbox.guests)" '{"alpine":"up"}'
+	# DELETE removes one, as GCE does (a removed guest's); gone already: 404
+	run fetch instance/guest-attributes/nestbox/guests -X DELETE
+	assert_output 200
+	run fetch instance/guest-attributes/nestbox/guests
+	assert_output 404
+	assert_equal "$(md instance/guest-attributes/nestbox/)" status
+	run fetch instance/guest-attributes/nestbox/guests -X DELETE
+	assert_output 404
+	run fetch instance/guest-attributes/nestbox/status -X DELETE
+	assert_output 200
+	run fetch instance/guest-attributes/nestbox/
+	assert_output 404
+	run fetch instance/guest-attributes/nestbox -X DELETE
+	assert_output 400
 }
 
 @test "enable-guest-attributes: case-insensitive, from project attributes, instance overrides" {
@@ -667,4 +686,27 @@ now_ms() { date +%s%3N; }
 		assert_output 400
 	done
 	assert_equal "$(ctl http://x/faults | jq '.faults | length')" 0
+}
+
+@test "maintenance-event and preempted: always served, set by control commands, watchable" {
+	assert_equal "$(md instance/maintenance-event)" NONE
+	assert_equal "$(md instance/preempted)" FALSE
+	e=$(etag instance/maintenance-event)
+	curl -sS --max-time 8 -H 'Metadata-Flavor: Google' -o "$B/w" \
+		"$MD/instance/maintenance-event?wait_for_change=true&last_etag=$e&timeout_sec=6" 3>&- &
+	pid=$!
+	wait_for_waiters 1
+	run ctl -X POST -d '{"event":"MIGRATE_ON_HOST_MAINTENANCE"}' http://x/maintenance-event
+	assert_output --partial '"ok": true'
+	wait "$pid"
+	assert_equal "$(cat "$B/w")" MIGRATE_ON_HOST_MAINTENANCE
+	run ctl -X POST -d '{"event":"SOON"}' http://x/maintenance-event
+	assert_output --partial "event must be one of"
+	ctl -X POST -d '{"event":"NONE"}' http://x/maintenance-event >/dev/null
+	assert_equal "$(md instance/maintenance-event)" NONE
+	ctl -X POST http://x/preempt >/dev/null
+	assert_equal "$(md instance/preempted)" TRUE
+	run md instance/
+	assert_line maintenance-event
+	assert_line preempted
 }

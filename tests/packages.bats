@@ -431,8 +431,14 @@ EOF
 		--dhcp-leasefile="$TMP/leases" --pid-file="$TMP/dnsmasq.pid" --user=root --group=root \
 		--log-facility="$TMP/dnsmasq.log" --log-dhcp 3>&- &
 	DNSMASQ_PID=$!
-	sleep 0.5
-	kill -0 "$DNSMASQ_PID" || fail "dnsmasq did not start: $(cat "$TMP/dnsmasq.log" 2>/dev/null)"
+	# ready once its DHCP socket is bound, not after a guessed pause
+	local n
+	for n in $(seq 100); do
+		kill -0 "$DNSMASQ_PID" 2>/dev/null || fail "dnsmasq did not start: $(cat "$TMP/dnsmasq.log" 2>/dev/null)"
+		ip netns exec "$NS-srv" ss -Hlun 'sport = :67' | grep -q . && break
+		sleep 0.1
+	done
+	ip netns exec "$NS-srv" ss -Hlun 'sport = :67' | grep -q . || fail "dnsmasq never bound port 67"
 	# -q: quit after the lease; -n: fail if none; the default script is
 	# replaced by one that prints what it got.
 	printf '#!/bin/sh\n[ "$1" = bound ] && echo "lease $ip $subnet $router $hostname"\nexit 0\n' >"$TMP/script"

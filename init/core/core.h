@@ -136,6 +136,12 @@ void	 shutdown_children_gone(void);
 
 /* util.c, the small checks the parsers share (one copy of each) */
 int	 is_space(char c);			/* ' ' '\t' '\r' '\n' */
+#define JSON_NEST_MAX	16	/* objects and lists inside each other */
+/* What cJSON lets pass and RFC 8259 does not: 0, or -1 (EINVAL) with *at
+ * and why ("a control character" (a NUL too), "a control character in a
+ * string", "nested deeper than 16") */
+int	 json_strict(const char *json, size_t len, int maxnest, size_t *at,
+	    char *why, size_t size);
 int	 dns_label_ok(const char *s, size_t len);	/* RFC 1123 label */
 int	 dns_name_ok(const char *s, size_t len);	/* labels and dots, <= 253 */
 int	 sha256_hex_ok(const char *s);		/* 64 hex digits, either case */

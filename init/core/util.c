@@ -268,6 +268,59 @@ is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/*
+ * The bytes of a JSON text that cJSON accepts and RFC 8259 does not, found
+ * before cJSON sees them: cJSON skips every byte up to ' ' as white space
+ * (a NUL too), keeps control characters inside strings (and cuts a string
+ * at a NUL), and nests as deep as the stack allows. This scan knows only
+ * strings, escapes and brackets; cJSON judges the rest of the grammar. A
+ * NUL is a control character like the others: md/metadata.c turns one that
+ * came escaped (\u0000) into another, so both say the same.
+ */
+int
+json_strict(const char *json, size_t len, int maxnest, size_t *at, char *why,
+    size_t size)
+{
+	size_t	 i;
+	int	 depth = 0, instr = 0, esc = 0;
+	unsigned char c;
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)json[i];
+		if (instr) {
+			if (c < 0x20) {
+				snprintf(why, size, "a control character in a string");
+				goto bad;
+			}
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"')
+				instr = 0;
+			continue;
+		}
+		if (c < 0x20 && !is_space((char)c)) {
+			snprintf(why, size, "a control character");
+			goto bad;
+		}
+		if (c == '"')
+			instr = 1;
+		else if (c == '{' || c == '[') {
+			if (++depth > maxnest) {
+				snprintf(why, size, "nested deeper than %d", maxnest);
+				goto bad;
+			}
+		} else if ((c == '}' || c == ']') && depth > 0)
+			depth--;
+	}
+	return 0;
+bad:
+	*at = i;
+	errno = EINVAL;
+	return -1;
+}
+
 static int
 is_alnum(char c)
 {

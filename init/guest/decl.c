@@ -63,11 +63,8 @@ bad(char *err, const char *fmt, ...)
 	return -1;
 }
 
-static int
-add_error(struct guest_errors *e, const char *fmt, ...) NB_PRINTF(2, 3);
-
-static int
-add_error(struct guest_errors *e, const char *fmt, ...)
+int
+guest_errors_add(struct guest_errors *e, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	**v, *s;
@@ -1021,7 +1018,7 @@ doc_error(struct guest_errors *e, cJSON *root, const char *fmt, ...)
 	va_end(ap);
 	cJSON_Delete(root);
 	e->document = 1;
-	if (add_error(e, DOC "%s", msg) == -1)
+	if (guest_errors_add(e, DOC "%s", msg) == -1)
 		return -1;	/* ENOMEM */
 	errno = EINVAL;
 	return -1;
@@ -1042,7 +1039,7 @@ guests_parse(const char *json, size_t len, struct guest_set *set,
 	cJSON		*root = NULL;
 	const char	*end = NULL;
 	struct guest	*cur;
-	char		 err[ERRLEN], q[48], (*names)[GUEST_NAME_MAX] = NULL;
+	char		 err[ERRLEN], q[48], why[64], (*names)[GUEST_NAME_MAX] = NULL;
 	size_t		 i, index, count;
 	int		 n;
 
@@ -1054,6 +1051,8 @@ guests_parse(const char *json, size_t len, struct guest_set *set,
 		;
 	if (i == len)
 		return 0;
+	if (json_strict(json, len, JSON_NEST_MAX, &i, why, sizeof(why)) == -1)
+		return doc_error(errs, NULL, "not valid JSON (%s at byte %zu)", why, i);
 	if ((root = cJSON_ParseWithLengthOpts(json, len, &end, 0)) == NULL) {
 		n = end != NULL && end >= json && (size_t)(end - json) <= len ?
 		    (int)(end - json) : 0;
@@ -1062,7 +1061,8 @@ guests_parse(const char *json, size_t len, struct guest_set *set,
 	for (i = end - json; i < len && is_space(json[i]); i++)
 		;
 	if (i < len)
-		return doc_error(errs, root, "not valid JSON (at byte %zu)", i);
+		return doc_error(errs, root, "not valid JSON (more after the document "
+		    "at byte %zu)", i);
 	if (!cJSON_IsObject(root))
 		return doc_error(errs, root, "not a JSON object ({\"version\": 1, "
 		    "\"guests\": [...]})");
@@ -1128,8 +1128,8 @@ guests_parse(const char *json, size_t len, struct guest_set *set,
 		continue;
 invalid:
 		if ((cur->name[0] != '\0' ?
-		    add_error(errs, "guest %s: %s", cur->name, err) :
-		    add_error(errs, "guest #%zu: %s", index, err)) == -1)
+		    guest_errors_add(errs, "guest %s: %s", cur->name, err) :
+		    guest_errors_add(errs, "guest #%zu: %s", index, err)) == -1)
 			goto nomem;
 		errs->invalid++;
 		guest_clear(cur);
@@ -1143,47 +1143,6 @@ nomem:
 	guests_free(set);
 	errno = ENOMEM;
 	return -1;
-}
-
-/*
- * The checks that need the L2 network: a static ip inside its subnet, not
- * the network's, the broadcast or the bridge's address. A guest that fails
- * is reported and removed from the set. Returns how many were removed.
- */
-int
-guests_check_net(struct guest_set *set, const struct netconf *nc,
-    struct guest_errors *errs)
-{
-	char	 a[IP4_STRLEN], n[IP4_STRLEN], err[ERRLEN];
-	size_t	 i, o;
-	int	 dropped = 0;
-
-	for (i = o = 0; i < set->n; i++) {
-		struct guest *g = &set->v[i];
-
-		err[0] = '\0';
-		if (g->ip != 0 && !netconf_contains(nc, g->ip))
-			snprintf(err, sizeof(err), "ip: %s is outside the L2 subnet %s/%d",
-			    ip4_str(g->ip, a), ip4_str(netconf_network(nc), n), nc->prefix);
-		else if (g->ip != 0 && (g->ip == netconf_network(nc) ||
-		    g->ip == netconf_broadcast(nc) || g->ip == nc->addr))
-			snprintf(err, sizeof(err), "ip: %s is the %s address",
-			    ip4_str(g->ip, a), g->ip == nc->addr ? "bridge's" :
-			    g->ip == netconf_network(nc) ? "subnet's network" :
-			    "subnet's broadcast");
-		if (err[0] != '\0') {
-			add_error(errs, "guest %s: %s", g->name, err);
-			errs->invalid++;
-			guest_clear(g);
-			dropped++;
-			continue;
-		}
-		if (o != i)
-			set->v[o] = *g;
-		o++;
-	}
-	set->n = o;
-	return dropped;
 }
 
 void

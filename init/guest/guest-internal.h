@@ -13,6 +13,7 @@
 int	 guest_size_parse(const char *s, uint64_t *bytes);	/* "512M", "2GiB" */
 int	 guest_qemu_arg_ok(const char *opt, const char *val, char *why, size_t size);
 const char *accel_str(enum accel_mode);
+int	 guest_errors_add(struct guest_errors *, const char *fmt, ...) NB_PRINTF(2, 3);	/* ENOMEM */
 
 /* qmp.c */
 int	 qmp_parse(const char *line, size_t len, struct qmp_msg *);	/* EINVAL */

@@ -97,8 +97,29 @@ struct guest_errors {
 };
 int	 guests_parse(const char *json, size_t len, struct guest_set *,
 	    struct guest_errors *);	/* -1: EINVAL (document) or ENOMEM */
-int	 guests_check_net(struct guest_set *, const struct netconf *,
-	    struct guest_errors *);	/* drops guests whose ip does not fit; count */
+
+/*
+ * verdict.c: the one path from a declaration's text to the guests that would
+ * run, PID 1's (vm.c) and `nestbox check`'s (tools/check.c) alike: parsed,
+ * then checked against what the L1 has (struct guest_env): the L2 network
+ * and the alias IP ranges, each when known.
+ */
+#define GUEST_ALIASES_MAX	16	/* md/metadata.c keeps as many */
+struct guest_env {
+	int		 have_net;	/* 0: the L2 network is not up yet */
+	struct netconf	 net;
+	int		 have_aliases;	/* 0: not known; alias IPs are not checked */
+	size_t		 naliases;
+	uint32_t	 alias[GUEST_ALIASES_MAX];	/* the ranges' networks, host order */
+	int		 alias_prefix[GUEST_ALIASES_MAX];
+};
+int	 guests_verdict(const char *json, size_t len, const struct guest_env *,
+	    struct guest_set *, struct guest_errors *);	/* as guests_parse */
+int	 guests_check_net(struct guest_set *, const struct guest_env *,
+	    struct guest_errors *);	/* drops guests that do not fit; count */
+int	 guest_env_aliases(struct guest_env *, const char *const cidrs[], size_t n);
+	    /* "a.b.c.d/n" or "a.b.c.d"; EINVAL (the env unchanged), E2BIG */
+int	 guest_env_equal(const struct guest_env *, const struct guest_env *);
 void	 guests_free(struct guest_set *);
 void	 guest_clear(struct guest *);		/* frees its parts, zeroes it */
 void	 guest_errors_free(struct guest_errors *);

@@ -628,27 +628,70 @@ lease_fire(struct timer *t)
 		ops->timer_set(t, VM_LEASE_POLL);
 }
 
-/* The declaration text (NULL: unset) becomes the plan, applied now. */
+/* PID 1's view: the L2 network in use, nic0's alias IP ranges. */
+static void
+env_now(struct guest_env *env)
+{
+	const struct netconf	*nc = l2net_conf();
+	const char *const	*cidrs;
+	size_t			 n;
+
+	memset(env, 0, sizeof(*env));
+	if (nc != NULL) {
+		env->net = *nc;
+		env->have_net = 1;
+	}
+	if (metadata_aliases(&cidrs, &n) == 0 &&
+	    guest_env_aliases(env, cidrs, n < GUEST_ALIASES_MAX ? n : GUEST_ALIASES_MAX) == -1)
+		log_warn("guests: alias IP ranges");	/* metadata.c checked them */
+}
+
+static vm_env_fn	 env_fn = env_now;
+
+vm_env_fn
+vm_set_env(vm_env_fn fn)
+{
+	vm_env_fn	 old = env_fn;
+
+	env_fn = fn != NULL ? fn : env_now;
+	return old;
+}
+
+/*
+ * The declaration text (NULL: unset) becomes the plan, applied now. The
+ * same text against the same network and alias ranges changes nothing,
+ * unless forced (`nestbox reload`).
+ */
 void
 vm_reconcile(const char *doc, int force)
 {
 	struct guest_set	 want;
+	struct guest_env	 env;
 	struct vm_have		 have[GUESTS_MAX];
 	struct plan_item	 plan[2 * GUESTS_MAX];
-	const struct netconf	*nc;
 	struct vm		*v;
+	char			*copy = NULL;
 	size_t			 i, n, nhave = 0;
 
+	env_fn(&env);
 	if (!force && vms.have_doc && ((doc == NULL && vms.doc == NULL) ||
-	    (doc != NULL && vms.doc != NULL && strcmp(doc, vms.doc) == 0)))
+	    (doc != NULL && vms.doc != NULL && strcmp(doc, vms.doc) == 0)) &&
+	    guest_env_equal(&env, &vms.env))
 		return;
+	/* doc may be vms.doc itself (vm_recheck) */
+	if (doc != NULL && (copy = strdup(doc)) == NULL) {
+		log_warn("guests");
+		return;
+	}
 	free(vms.doc);
-	vms.doc = doc != NULL ? strdup(doc) : NULL;
+	vms.doc = copy;
 	vms.have_doc = 1;
+	vms.env = env;
 	guest_errors_free(&vms.errs);
 	vms.doc_error[0] = '\0';
-	if (guests_parse(doc != NULL ? doc : "", doc != NULL ? strlen(doc) : 0, &want,
-	    &vms.errs) == -1) {
+	/* the one path from text to guests, nestbox check's too (verdict.c) */
+	if (guests_verdict(copy != NULL ? copy : "", copy != NULL ? strlen(copy) : 0,
+	    &env, &want, &vms.errs) == -1) {
 		if (vms.errs.document && vms.errs.n > 0) {
 			/* a broken document changes nothing: the guests keep running */
 			snprintf(vms.doc_error, sizeof(vms.doc_error), "%s", vms.errs.v[0]);
@@ -659,8 +702,6 @@ vm_reconcile(const char *doc, int force)
 		status_changed();
 		return;
 	}
-	if ((nc = l2net_conf()) != NULL)
-		guests_check_net(&want, nc, &vms.errs);
 	for (i = 0; i < vms.errs.n; i++)
 		log_warnx("%s (skipped)", vms.errs.v[i]);
 
@@ -682,12 +723,36 @@ vm_reconcile(const char *doc, int force)
 	status_changed();
 }
 
+/*
+ * The L2 network or the alias ranges may have changed: the declaration in
+ * hand is checked again, and a guest that no longer fits stops (or one that
+ * now fits starts). Nothing happens before the first declaration.
+ */
+void
+vm_recheck(void)
+{
+	if (vms.have_doc)
+		vm_reconcile(vms.doc, 0);
+}
+
 /* metadata_watch: the first value, then each change */
 static void
 on_guests(const char *doc, void *arg)
 {
 	(void)arg;
 	vm_reconcile(doc, 0);
+}
+
+/*
+ * metadata_watch on nestbox-network: l2net's watcher, registered before
+ * this one (main.c: l2net_init before vm_init), has applied the value.
+ */
+static void
+on_network(const char *value, void *arg)
+{
+	(void)value;
+	(void)arg;
+	vm_recheck();
 }
 
 void
@@ -704,6 +769,7 @@ vm_net_up(void)
 	size_t	 i;
 
 	vms.net_up = 1;
+	vm_recheck();		/* l2net has the network now */
 	for (i = 0; i < GUESTS_MAX; i++)
 		if (vms.v[i] != NULL && vms.v[i]->fsm.phase == P_PENDING)
 			vm_event(vms.v[i], E_NET_UP);
@@ -809,8 +875,10 @@ vm_init(void)
 	vms.hook.start = hook_start;
 	shutdown_hook_add(&vms.hook);
 	status_section_add(&section);
-	if (metadata_watch("nestbox-guests", on_guests, NULL) == -1)
+	if (metadata_watch("nestbox-guests", on_guests, NULL) == -1 ||
+	    metadata_watch("nestbox-network", on_network, NULL) == -1)
 		return -1;
+	metadata_on_aliases(vm_recheck);
 	return net_on_ready(vm_net_up);
 }
 

@@ -224,6 +224,7 @@ struct vm_registry {
 	int		 shutting;
 	int		 hook_waiting;
 	struct guest_errors errs;
+	struct guest_env env;		/* what the declaration was last checked against */
 	char		 doc_error[GUEST_ERR_MAX];
 	struct timer	 lease_timer;
 	struct shutdown_hook hook;
@@ -324,6 +325,11 @@ void	 vm_attr_close(struct vm *);
 struct vm *vm_find(const char *name);
 void	 vm_event(struct vm *, enum vm_event);
 void	 vm_reconcile(const char *doc, int force);
+void	 vm_recheck(void);			/* the network or the alias ranges changed */
+/* what a declaration is checked against: PID 1's (l2net, metadata), or the
+ * unit tests'; NULL: PID 1's. Returns the old one. */
+typedef void (*vm_env_fn)(struct guest_env *);
+vm_env_fn vm_set_env(vm_env_fn);
 int	 vm_request(struct vm *, const char *verb);	/* ctl: EINVAL */
 void	 vm_free(struct vm *);
 void	 vm_net_up(void);			/* net_on_ready */

@@ -282,7 +282,8 @@ md_http_start(struct md_req *req)
 		SET(CURLOPT_CUSTOMREQUEST, "PUT");
 		SET(CURLOPT_POSTFIELDSIZE, (long)strlen(req->put));
 		SET(CURLOPT_COPYPOSTFIELDS, req->put);
-	}
+	} else if (req->del)
+		SET(CURLOPT_CUSTOMREQUEST, "DELETE");
 	if (rc != CURLE_OK) {
 		log_warnx("metadata: %s: %s", req->name, curl_easy_strerror(rc));
 		goto err;

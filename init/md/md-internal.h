@@ -18,13 +18,13 @@ void	 attrs_free(struct attrs *);
 int	 aliases_parse(const char *json, size_t len, char (*v)[19], size_t max, size_t *n);
 void	 metadata_reply(struct md_req *, const struct md_reply *);	/* the transport's answer */
 const struct attrs *metadata_attrs(int project);
-int	 metadata_aliases(char (**v)[19], size_t *n);	/* alias IP ranges of nic0 */
 
 /* ga.c */
 #define GA_KEY_MAX	127	/* NAMESPACE/KEY */
 int	 ga_enabled(void);		/* enable-guest-attributes is TRUE */
 void	 ga_kick(void);			/* what its timer runs */
 void	 ga_clock(uint64_t (*)(void));	/* the unit tests' clock; NULL: now_ms */
+unsigned long ga_writes(void);		/* PUTs and DELETEs sent */
 
 /* status.c */
 char	*status_render(int brief);	/* JSON, free() it; NULL: ENOMEM */

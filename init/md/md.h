@@ -52,6 +52,7 @@ struct md_req {
 	const char	*name;		/* for the log: "hostname" */
 	char		 path[512];	/* under MD_BASE, with the query */
 	const char	*put;		/* the body of a PUT; NULL: GET */
+	int		 del;		/* no put: DELETE instead of GET */
 	size_t		 max;		/* longest body accepted */
 	uint64_t	 timeout;	/* ms, the whole request */
 	int		 once;		/* MD_RETRY goes to done() too, no retry */
@@ -71,6 +72,7 @@ struct md_ops {				/* what the client does to the world */
 	int	(*start)(struct md_req *);	/* send; metadata_reply() later */
 	int	(*sethostname)(const char *);	/* hostname_set; NULL: nothing */
 	int	(*aliases)(const char *const cidrs[], size_t n);	/* net_alias_routes */
+	void	(*preempted)(void);	/* instance/preempted is TRUE; NULL: nothing */
 };
 struct attr {
 	char		*key;
@@ -88,6 +90,8 @@ struct md_stats {
 	unsigned long	 requests, errors, changes;
 	uint64_t	 first_reply;	/* now_ms() of the first reply; 0: none yet */
 	int		 preemptible;	/* -1: not known */
+	int		 preempted;	/* instance/preempted was TRUE */
+	char		 maintenance[48];	/* instance/maintenance-event; "": not known */
 	char		 hostname[64];
 };
 int	 md_http_start(struct md_req *);	/* md/http.c: libcurl, md_ops.start */
@@ -107,20 +111,26 @@ int	 metadata_watch(const char *key, void (*cb)(const char *value, void *arg), v
 void	 metadata_on_stats(void (*)(void));	/* what md_stats shows changed */
 const char *metadata_attr(const char *key);	/* instance, else project; NULL: unset */
 const struct md_stats *metadata_stats(void);
+/* nic0's alias IP ranges ("a.b.c.d/n"): -1 (ENOENT) until read; fn(), when
+ * they change after that (one listener: the guests' cross-check) */
+int	 metadata_aliases(const char *const **cidrs, size_t *n);
+void	 metadata_on_aliases(void (*fn)(void));
 
 /*
  * ga.c: the one writer of guest attributes (instance/guest-attributes/KEY),
  * when enable-guest-attributes is TRUE: per key, only a value that differs
- * from the last one written, the latest first, at most STATUS_GA_BURST at
- * once and one every STATUS_GA_EVERY ms on average.
+ * from the last one written, the latest; for the whole L1, one budget of
+ * STATUS_GA_BURST at once and one every STATUS_GA_EVERY ms after, which
+ * keeps every minute to GCE's 10 writes (3 + 7); the key that has waited
+ * longest goes first. A closed key that was written is deleted.
  */
 #define STATUS_GA_BURST	3
-#define STATUS_GA_EVERY	6000		/* ms per write, on average: 10 a minute */
+#define STATUS_GA_EVERY	7500		/* ms per write: no 60 s holds more than 10 */
 #define GA_DROP_FAILED	0x1	/* a failed write is dropped, not retried; and
 				   the next ga_set() sends even the same value */
 int	 ga_open(const char *key, const char *name, int flags);	/* name: for the log */
 int	 ga_set(const char *key, const char *value);	/* copies; ENOENT: not open */
-void	 ga_close(const char *key);	/* what waits is dropped */
+void	 ga_close(const char *key);	/* what waits is dropped; deleted if written */
 
 /*
  * status.c: /run/nestbox/status.json, rewritten (atomically) soon after a

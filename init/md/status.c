@@ -147,6 +147,12 @@ render_metadata(cJSON *obj, int brief)
 		cJSON_AddStringToObject(obj, "hostname", s->hostname);
 	if (s->preemptible >= 0)
 		cJSON_AddBoolToObject(obj, "preemptible", s->preemptible);
+	/* GCE's lifecycle: "NONE", "MIGRATE_ON_HOST_MAINTENANCE", ... */
+	if (s->maintenance[0] != '\0')
+		cJSON_AddStringToObject(obj, "maintenance_event", s->maintenance);
+	else
+		cJSON_AddNullToObject(obj, "maintenance_event");
+	cJSON_AddBoolToObject(obj, "preempted", s->preempted);
 	if (brief)
 		return;
 	cJSON_AddStringToObject(obj, "last_error", s->error);

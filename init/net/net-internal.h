@@ -46,9 +46,6 @@ int	 nl_addr_list(int index, struct nl_ifaddr *, size_t max, size_t *n);
 
 /* netconf.c */
 uint32_t ip4_mask(int prefix);
-void	 netconf_default(struct netconf *);
-int	 netconf_parse(const char *json, size_t len, struct netconf *,
-	    char *err, size_t errlen);	/* *nc unchanged on error */
 int	 netconf_check(const struct netconf *, uint32_t eth0_addr, char *err, size_t errlen);
 int	 netconf_mtu(const struct netconf *, int eth0_mtu);	/* the bridge's */
 unsigned netconf_range_size(const struct netconf *);

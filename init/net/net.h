@@ -37,6 +37,10 @@ const char *ip4_str(uint32_t, char *buf);			/* buf: IP4_STRLEN bytes */
 uint32_t netconf_network(const struct netconf *);
 uint32_t netconf_broadcast(const struct netconf *);
 int	 netconf_contains(const struct netconf *, uint32_t addr);
+void	 netconf_default(struct netconf *);
+int	 netconf_parse(const char *json, size_t len, struct netconf *,
+	    char *err, size_t errlen);	/* *nc unchanged on error; nestbox check's too */
+#define NETCONF_DOC_MAX		(64 * 1024)	/* what nestbox check reads of one */
 
 /* dnsmasq.c: DHCP and DNS for the L2 guests, supervised. */
 #define DNSMASQ_BIN		"/usr/sbin/dnsmasq"

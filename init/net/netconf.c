@@ -281,7 +281,7 @@ netconf_parse(const char *json, size_t len, struct netconf *nc, char *err,
 	cJSON		*root = NULL;
 	const char	*end = NULL;
 	struct netconf	 new;
-	char		 q[48];
+	char		 q[48], why[64];
 	size_t		 i;
 	int		 n;
 
@@ -292,6 +292,8 @@ netconf_parse(const char *json, size_t len, struct netconf *nc, char *err,
 		;
 	if (i == len)
 		goto done;
+	if (json_strict(json, len, JSON_NEST_MAX, &i, why, sizeof(why)) == -1)
+		return fail(err, errlen, "not valid JSON (%s at byte %zu)", why, i);
 	if ((root = cJSON_ParseWithLengthOpts(json, len, &end, 0)) == NULL) {
 		n = end != NULL && end >= json && (size_t)(end - json) <= len ?
 		    (int)(end - json) : 0;
@@ -300,7 +302,7 @@ netconf_parse(const char *json, size_t len, struct netconf *nc, char *err,
 	for (i = end - json; i < len && is_space(json[i]); i++)
 		;
 	if (i < len) {
-		fail(err, errlen, "not valid JSON (at byte %zu)", i);
+		fail(err, errlen, "not valid JSON (more after the document at byte %zu)", i);
 		goto err;
 	}
 	if (!cJSON_IsObject(root)) {

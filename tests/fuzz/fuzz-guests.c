@@ -26,7 +26,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct guest_set	 set;
 	struct guest_errors	 errs;
 	struct qemu_env		 env;
-	struct netconf		 nc;
+	struct guest_env	 ge;
+	const char		*ranges[] = { "10.128.16.0/28", "10.0.0.7" };
 	const struct guest	*g;
 	size_t			 i, j;
 	char			*s;
@@ -69,8 +70,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (qemu_argv(g, &env, buf, sizeof(buf), argv, QEMU_ARGV_MAX) <= 0)
 			abort();
 	}
-	netconf_default(&nc);
-	guests_check_net(&set, &nc, &errs);
+	/* against the L2 network and alias ranges, as PID 1 does */
+	memset(&ge, 0, sizeof(ge));
+	netconf_default(&ge.net);
+	ge.have_net = 1;
+	if (guest_env_aliases(&ge, ranges, 2) == -1)
+		abort();
+	guests_check_net(&set, &ge, &errs);
 	for (i = 0; i < errs.n; i++)
 		if (strncmp(errs.v[i], "guest ", 6) != 0 &&
 		    strncmp(errs.v[i], "nestbox-guests: ", 16) != 0)

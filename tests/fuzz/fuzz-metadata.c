@@ -28,7 +28,7 @@ fake_start(struct md_req *req)
 	return 0;
 }
 
-static const struct md_ops fake = { fake_start, NULL, NULL };
+static const struct md_ops fake = { fake_start, NULL, NULL, NULL };
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -905,7 +905,8 @@ command_usage(void **state)
 		{ { "nestbox", "stop", "we b", NULL }, 2,
 		  "nestbox: stop takes one guest name\n" },
 		{ { "nestbox", "help", NULL }, 0, "" },
-		{ { "nestbox", "check", NULL }, 2, "usage: nestbox check FILE\n" },
+		{ { "nestbox", "check", NULL }, 2,
+		  "usage: nestbox check [--network FILE] [--alias-ranges CIDR,...] FILE\n" },
 	};
 	struct run	 r;
 	size_t		 i;

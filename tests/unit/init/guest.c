@@ -34,14 +34,28 @@ parse(const char *json, struct guest_set *set, struct guest_errors *errs)
 #define SHA	"\"sha256\": \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\""
 #define SRC(x)	DISK("{\"source\": \"" x "\"}")
 
-static const struct {
-	const char	*doc;
-	const char	*msg;
-} invalid[] = {
+/* most cases need only a document and its message */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+static const struct guest_case invalid[] = {
 	/* the document */
 	{ "{\"version\": 1, \"guests\": [}",
 	  "nestbox-guests: not valid JSON (at byte 26)" },
-	{ "{\"version\": 1} x", "nestbox-guests: not valid JSON (at byte 15)" },
+	{ "{\"version\": 1} x",
+	  "nestbox-guests: not valid JSON (more after the document at byte 15)" },
+	/* what cJSON lets pass and RFC 8259 does not: a NUL (outside a string,
+	 * inside one), other control characters, nesting without end */
+	{ "{\"version\": 1, \"guests\": []}\0",
+	  "nestbox-guests: not valid JSON (a control character at byte 28)", 29 },
+	{ "{\"version\": 1,\0 \"guests\": []}",
+	  "nestbox-guests: not valid JSON (a control character at byte 14)", 30 },
+	{ DOC("{\"name\": \"g\0x\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:g\"}]}"),
+	  "nestbox-guests: not valid JSON (a control character in a string at byte 37)", 93 },
+	{ "{\"version\": 1,\f\"guests\": []}",
+	  "nestbox-guests: not valid JSON (a control character at byte 14)" },
+	{ DOC("{\"name\": \"g\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:g\"}],"
+	    " \"x\": [[[[[[[[[[[[[[1]]]]]]]]]]]]]]}"),
+	  "nestbox-guests: not valid JSON (nested deeper than 16 at byte 108)" },
 	{ "[]", "nestbox-guests: not a JSON object ({\"version\": 1, \"guests\": [...]})" },
 	{ "{\"guests\": []}", "nestbox-guests: version: missing (this is version 1)" },
 	{ "{\"version\": 2, \"guests\": []}",
@@ -250,7 +264,67 @@ static const struct {
 	    " {\"name\": \"b\", \"memory\": \"1G\", \"disks\": [{\"source\": \"pd:data\","
 	    " \"overlay\": true}]}"),
 	  "guest b: disks[0].source: pd:data is already guest a's disk" },
+	/* against what the L1 has: the L2 network, the alias IP ranges */
+	{ ONE(", \"ip\": \"10.0.0.5\""),
+	  "guest g: ip: 10.0.0.5 is outside the L2 subnet 192.168.122.0/24" },
+	{ ONE(", \"ip\": \"192.168.122.1\""), "guest g: ip: 192.168.122.1 is the bridge's address" },
+	{ ONE(", \"ip\": \"192.168.122.255\""),
+	  "guest g: ip: 192.168.122.255 is the subnet's broadcast address" },
+	{ ONE(", \"ip\": \"192.168.122.0\""),
+	  "guest g: ip: 192.168.122.0 is the subnet's network address" },
+	{ ONE(", \"ip\": \"192.168.122.50\""),
+	  "guest g: ip: 192.168.122.50 is outside the L2 subnet 10.77.0.0/24", 0,
+	  "{\"subnet\": \"10.77.0.1/24\"}" },
+	{ ONE(", \"ip\": \"10.77.0.1\""), "guest g: ip: 10.77.0.1 is the bridge's address", 0,
+	  "{\"subnet\": \"10.77.0.1/24\"}" },
+	{ ONE(", \"alias-ip\": \"10.128.0.20\""),
+	  "guest g: alias-ip: 10.128.0.20 is not in the L1's alias IP ranges (10.128.16.0/28)",
+	  0, NULL, "10.128.16.0/28" },
+	{ ONE(", \"alias-ip\": \"10.128.16.5\""),
+	  "guest g: alias-ip: 10.128.16.5 is not in the L1's alias IP ranges (none)",
+	  0, NULL, "" },
+	{ ONE(", \"forwards\": [{\"port\": 22}, {\"port\": 53, \"alias-ip\": \"10.128.16.16\"}]"),
+	  "guest g: forwards[1].alias-ip: 10.128.16.16 is not in the L1's alias IP ranges "
+	  "(10.128.16.0/28, 10.0.0.7/32)", 0, NULL, "10.128.16.0/28,10.0.0.7" },
 };
+#pragma GCC diagnostic pop
+
+const struct guest_case *const guest_cases = invalid;
+const size_t guest_ncases = NTESTS(invalid);
+
+size_t
+guest_case_len(const struct guest_case *c)
+{
+	return c->len != 0 ? c->len : strlen(c->doc);
+}
+
+/* What the L1 has in case c: the network always (PID 1 checks once it is
+ * up, `nestbox check` always), the alias ranges when the case says. */
+void
+guest_case_env(const struct guest_case *c, struct guest_env *env)
+{
+	char		 err[256], buf[256], *p, *next;
+	const char	*v[GUEST_ALIASES_MAX];
+	size_t		 n = 0;
+
+	memset(env, 0, sizeof(*env));
+	netconf_default(&env->net);
+	env->have_net = 1;
+	if (c->network != NULL && netconf_parse(c->network, strlen(c->network),
+	    &env->net, err, sizeof(err)) == -1)
+		fail_msg("%s: %s", c->network, err);
+	if (c->aliases == NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%s", c->aliases);
+	for (p = buf; *p != '\0'; p = next) {
+		if ((next = strchr(p, ',')) != NULL)
+			*next++ = '\0';
+		else
+			next = p + strlen(p);
+		v[n++] = p;
+	}
+	assert_int_equal(guest_env_aliases(env, v, n), 0);
+}
 
 /* Each invalid document alone: its one message, nothing kept. */
 static void
@@ -263,7 +337,15 @@ guest_invalid(void **state)
 
 	(void)state;
 	for (i = 0; i < NTESTS(invalid); i++) {
-		rv = parse(invalid[i].doc, &set, &errs);
+		struct guest_env	 env;
+		size_t			 len = guest_case_len(&invalid[i]);
+		char			*buf = malloc(len);	/* no NUL after it */
+
+		assert_non_null(buf);
+		memcpy(buf, invalid[i].doc, len);
+		guest_case_env(&invalid[i], &env);
+		rv = guests_verdict(buf, len, &env, &set, &errs);
+		free(buf);
 		if (strncmp(invalid[i].msg, "nestbox-guests: ", 16) == 0) {
 			if (rv != -1 || errno != EINVAL || !errs.document)
 				fail_msg("#%zu: the document was not rejected: %s", i,
@@ -280,7 +362,7 @@ guest_invalid(void **state)
 		guests_free(&set);
 		guest_errors_free(&errs);
 	}
-	assert_true(NTESTS(invalid) >= 40);
+	assert_true(NTESTS(invalid) >= 50);
 }
 
 /* docs/guests.md lists every message of the table, word for word. */
@@ -537,19 +619,23 @@ guest_net(void **state)
 {
 	struct guest_set	 set;
 	struct guest_errors	 errs;
-	struct netconf		 nc;
+	struct guest_env	 env;
+	const char		*ranges[] = { "10.128.16.0/28" };
 
 	(void)state;
-	netconf_default(&nc);
+	memset(&env, 0, sizeof(env));
+	netconf_default(&env.net);
+	env.have_net = 1;
 	assert_int_equal(parse(DOC(
 	    "{\"name\": \"a\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:a\"}], \"ip\": \"10.0.0.5\"},"
 	    "{\"name\": \"b\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:b\"}], \"ip\": \"192.168.122.5\"},"
 	    "{\"name\": \"c\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:c\"}], \"ip\": \"192.168.122.1\"},"
 	    "{\"name\": \"d\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:d\"}], \"ip\": \"192.168.122.255\"},"
-	    "{\"name\": \"e\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:e\"}]}"),
+	    "{\"name\": \"e\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:e\"}], \"alias-ip\": \"10.128.0.9\"}"),
 	    &set, &errs), 0);
 	assert_int_equal(set.n, 5);
-	assert_int_equal(guests_check_net(&set, &nc, &errs), 3);
+	/* the alias ranges not known: alias IPs go unchecked */
+	assert_int_equal(guests_check_net(&set, &env, &errs), 3);
 	assert_int_equal(set.n, 2);
 	assert_string_equal(set.v[0].name, "b");
 	assert_string_equal(set.v[1].name, "e");
@@ -557,8 +643,62 @@ guest_net(void **state)
 	assert_string_equal(errs.v[0], "guest a: ip: 10.0.0.5 is outside the L2 subnet 192.168.122.0/24");
 	assert_string_equal(errs.v[1], "guest c: ip: 192.168.122.1 is the bridge's address");
 	assert_string_equal(errs.v[2], "guest d: ip: 192.168.122.255 is the subnet's broadcast address");
+	/* known: e's is outside them */
+	assert_int_equal(guest_env_aliases(&env, ranges, 1), 0);
+	assert_int_equal(guests_check_net(&set, &env, &errs), 1);
+	assert_int_equal(set.n, 1);
+	assert_string_equal(errs.v[3], "guest e: alias-ip: 10.128.0.9 is not in the L1's "
+	    "alias IP ranges (10.128.16.0/28)");
 	guests_free(&set);
 	guest_errors_free(&errs);
+}
+
+/* The ranges as metadata gives them or a user types them; and comparing. */
+static void
+guest_env(void **state)
+{
+	struct guest_env	 a, b;
+	const char		*ok[] = { "10.128.16.5/28", "10.0.0.7", "0.0.0.0/0" };
+	const char		*bad[] = { "10.128.16.0/33", "10.128.16.0/", "10.128.16/28",
+				    "10.128.16.0/2x", "10.128.16.0/-1", "10.128.16.0/024", "" };
+	const char		*many[GUEST_ALIASES_MAX + 1];
+	size_t			 i;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	assert_true(guest_env_equal(&a, &b));
+	assert_int_equal(guest_env_aliases(&a, ok, 3), 0);
+	assert_int_equal(a.naliases, 3);
+	assert_int_equal(a.alias[0], 0x0a801000);	/* the network of the range */
+	assert_int_equal(a.alias_prefix[0], 28);
+	assert_int_equal(a.alias_prefix[1], 32);
+	assert_int_equal(a.alias[2], 0);
+	assert_false(guest_env_equal(&a, &b));
+	for (i = 0; i < NTESTS(bad); i++) {
+		b = a;
+		if (guest_env_aliases(&b, &bad[i], 1) != -1 || errno != EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		assert_true(guest_env_equal(&a, &b));	/* unchanged */
+	}
+	for (i = 0; i < NTESTS(many); i++)
+		many[i] = "10.0.0.1";
+	assert_int_equal(guest_env_aliases(&b, many, NTESTS(many)), -1);
+	assert_int_equal(errno, E2BIG);
+	/* none known differs from none at all */
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(guest_env_aliases(&b, NULL, 0), 0);
+	memset(&a, 0, sizeof(a));
+	assert_false(guest_env_equal(&a, &b));
+	/* the network */
+	a = b;
+	netconf_default(&b.net);
+	b.have_net = 1;
+	assert_false(guest_env_equal(&a, &b));
+	a = b;
+	assert_true(guest_env_equal(&a, &b));
+	b.net.prefix = 16;
+	assert_false(guest_env_equal(&a, &b));
 }
 
 /* field (a prefix that ends in the key) with a string of max bytes, then max + 1 */
@@ -682,6 +822,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(guest_sizes),
 	cmocka_unit_test(guest_qemu_args),
 	cmocka_unit_test(guest_net),
+	cmocka_unit_test(guest_env),
 	cmocka_unit_test(guest_limits),
 	cmocka_unit_test(guest_golden),
 };

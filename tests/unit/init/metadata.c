@@ -39,7 +39,15 @@ fake_sethostname(const char *name)
 	return 0;
 }
 
-static const struct md_ops fake = { fake_start, fake_sethostname, NULL };
+static int	 npreempted;
+
+static void
+fake_preempted(void)
+{
+	npreempted++;
+}
+
+static const struct md_ops fake = { fake_start, fake_sethostname, NULL, fake_preempted };
 
 static void
 listener(const struct attrs *a)
@@ -281,6 +289,21 @@ attributes_parse(void **state)
 	attrs_free(&a);
 	free(json);
 
+	/* an escaped NUL: the value up to it, then a control character the
+	 * JSON parsers refuse at that byte, not a value silently cut short; an
+	 * escaped backslash before "u0000" is no NUL; a NUL in a nested value
+	 * or in a key leaves the member out */
+	json = dupstr("{\"g\":\"{}\\u0000x\",\"h\":\"a\\\\u0000\",\"o\":{\"k\":\"\\u0000\"},"
+	    "\"k\\u0000\":\"v\",\"z\":\"ok\"}");
+	assert_int_equal(attrs_parse(json, strlen(json), &a), 0);
+	assert_string_equal(attrs_get(&a, "g"), "{}\x01");
+	assert_string_equal(attrs_get(&a, "h"), "a\\u0000");
+	assert_null(attrs_get(&a, "o"));
+	assert_string_equal(attrs_get(&a, "z"), "ok");
+	assert_int_equal(a.bad, 2);
+	attrs_free(&a);
+	free(json);
+
 	/* not one JSON object: refused, *a untouched */
 	static const char *const bad[] = {
 		"", "[]", "\"s\"", "null", "{\"a\":\"b\"", "{\"a\":\"b\"}x", "{\"a\":\"b\"}{}",
@@ -347,7 +370,7 @@ start_sends_everything(void **state)
 	(void)state;
 	fresh();
 	metadata_start();
-	assert_int_equal(nsent, 5);
+	assert_int_equal(nsent, 7);
 	assert_string_equal(find("instance/hostname")->path, "instance/hostname");
 	assert_int_equal(find("instance/hostname")->timeout, MD_TIMEOUT_MS);
 	w = find("instance/attributes/");
@@ -358,10 +381,12 @@ start_sends_everything(void **state)
 	    "project/attributes/?recursive=true&alt=json");
 	find("instance/network-interfaces/0/ip-aliases/");
 	find("instance/scheduling/preemptible");
+	assert_string_equal(find("instance/maintenance-event")->path, "instance/maintenance-event");
+	assert_string_equal(find("instance/preempted")->path, "instance/preempted");
 	assert_string_equal(metadata_stats()->etag, "NONE");
 	/* again (a new lease): nothing new in flight */
 	metadata_start();
-	assert_int_equal(nsent, 5);
+	assert_int_equal(nsent, 7);
 	assert_int_equal(md_request(w), -1);
 	assert_int_equal(errno, EBUSY);
 }
@@ -396,7 +421,11 @@ hostname_refused(void **state)
 	metadata_start();
 	answer(find("instance/hostname"), 403, 1, NULL, "<html>Missing Metadata-Flavor</html>");
 	assert_string_equal(host, "");
-	assert_false(find("instance/hostname")->waiting);	/* final */
+	assert_true(find("instance/hostname")->waiting);	/* retried: it may pass */
+	fire(find("instance/hostname"));
+	answer(find("instance/hostname"), 200, 0, NULL, "x");	/* no flavor: the same */
+	assert_true(find("instance/hostname")->waiting);
+	assert_int_equal(find("instance/hostname")->attempt, 2);
 	fresh();
 	metadata_start();
 	answer(find("instance/hostname"), 200, 0, NULL, "evil");
@@ -684,7 +713,7 @@ watch_changes(void **state)
 	assert_int_equal(net.n, 2);
 
 	/* a project value fills in for the unset instance one; an instance one wins */
-	answer(find("project/attributes/"), 200, 1, "pppppppppppppppp",
+	answer(find("project/attributes/"), 200, 1, "qqqqqqqqqqqqqqqq",
 	    "{\"nestbox-guests\":\"project\",\"nestbox-network\":\"{\\\"mtu\\\":1400}\"}");
 	assert_int_equal(guests.n, 3);
 	assert_string_equal(guests.last, "project");
@@ -761,23 +790,138 @@ stats_callback(void **state)
 	assert_int_equal(stats_calls, 0);	/* metadata_init() forgot it */
 }
 
+static int	 alias_calls;
+
+static void
+on_aliases(void)
+{
+	alias_calls++;
+}
+
 static void
 aliases_and_scheduling(void **state)
 {
-	char	 (*v)[19];
+	const char *const *v;
 	size_t	 n;
 
 	(void)state;
 	fresh();
+	alias_calls = 0;
+	metadata_on_aliases(on_aliases);
 	metadata_start();
 	assert_int_equal(metadata_stats()->preemptible, -1);
 	answer(find("instance/scheduling/preemptible"), 200, 1, NULL, "TRUE");
 	assert_int_equal(metadata_stats()->preemptible, 1);
-	answer(find("instance/network-interfaces/0/ip-aliases/"), 200, 1, NULL,
+	/* not read yet: not known, which is not "none" */
+	assert_int_equal(metadata_aliases(&v, &n), -1);
+	assert_int_equal(errno, ENOENT);
+	answer(find("instance/network-interfaces/0/ip-aliases/"), 200, 1, "aaaaaaaaaaaaaaaa",
 	    "[\"10.128.16.0/28\"]");
-	metadata_aliases(&v, &n);
+	assert_int_equal(metadata_aliases(&v, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0], "10.128.16.0/28");
+	assert_int_equal(alias_calls, 1);
+}
+
+/*
+ * Everything that can change is watched: the project attributes, the alias
+ * ranges, the maintenance event, preemption; each is retried on any error.
+ */
+static void
+watches_and_lifecycle(void **state)
+{
+	struct md_req	*p, *m;
+	const char *const *v;
+	size_t		 n;
+	int		 fd = log_capture();
+	char		*log;
+
+	(void)state;
+	fresh();
+	alias_calls = 0;
+	npreempted = 0;
+	metadata_on_aliases(on_aliases);
+	metadata_start();
+	answer(find("instance/attributes/"), 200, 1, "aaaaaaaaaaaaaaaa", "{}");
+	/* the project's: read, then waited on with its ETag */
+	answer(find("project/attributes/"), 200, 1, "pppppppppppppppp", "{\"k\":\"1\"}");
+	p = find("project/attributes/");
+	assert_string_equal(p->path, "project/attributes/?recursive=true&alt=json"
+	    "&wait_for_change=true&last_etag=pppppppppppppppp&timeout_sec=60");
+	assert_int_equal(p->timeout, 70000);
+	assert_string_equal(metadata_attr("k"), "1");
+	/* a change comes back from the wait */
+	answer(p, 200, 1, "qqqqqqqqqqqqqqqq", "{\"k\":\"2\"}");
+	assert_string_equal(metadata_attr("k"), "2");
+	/* 403, then a 5xx without the flavor: retried, with backoff, each time */
+	p = find("project/attributes/");
+	answer(p, 403, 1, NULL, "");
+	assert_true(p->waiting);
+	fire(p);
+	answer(p, 503, 0, NULL, "");
+	assert_true(p->waiting);
+	assert_int_equal(p->attempt, 2);
+	fire(p);
+	answer(p, 200, 1, "rrrrrrrrrrrrrrrr", "{\"k\":\"3\"}");
+	assert_false(p->waiting);
+	assert_int_equal(p->attempt, 0);
+	assert_string_equal(metadata_attr("k"), "3");
+	assert_non_null(strstr(find("project/attributes/")->path, "last_etag=rrrrrrrrrrrrrrrr"));
+	/* the same ETag back at once: a server that does not wait; backed off */
+	answer(p, 200, 1, "rrrrrrrrrrrrrrrr", "{\"k\":\"3\"}");
+	assert_true(p->waiting);
+	fire(p);
+
+	/* the alias ranges: watched, each change told */
+	answer(find("instance/network-interfaces/0/ip-aliases/"), 200, 1, "aaaaaaaaaaaaaaaa",
+	    "[\"10.128.16.0/28\"]");
+	assert_int_equal(alias_calls, 1);
+	assert_non_null(strstr(find("instance/network-interfaces/0/ip-aliases/")->path,
+	    "wait_for_change=true&last_etag=aaaaaaaaaaaaaaaa"));
+	answer(find("instance/network-interfaces/0/ip-aliases/"), 200, 1, "bbbbbbbbbbbbbbbb",
+	    "[\"10.128.16.0/28\",\"10.128.17.0/28\"]");
+	assert_int_equal(alias_calls, 2);
+	assert_int_equal(metadata_aliases(&v, &n), 0);
+	assert_int_equal(n, 2);
+	/* none (404): known, empty, read again later */
+	answer(find("instance/network-interfaces/0/ip-aliases/"), 404, 1, NULL, "");
+	assert_int_equal(alias_calls, 3);
+	assert_int_equal(metadata_aliases(&v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_true(find("instance/network-interfaces/0/ip-aliases/")->waiting);
+
+	/* the maintenance event: a value, waited on; logged and in the stats */
+	m = find("instance/maintenance-event");
+	answer(m, 200, 1, "1111111111111111", "NONE");
+	assert_string_equal(metadata_stats()->maintenance, "NONE");
+	assert_string_equal(m->path, "instance/maintenance-event?wait_for_change=true"
+	    "&last_etag=1111111111111111&timeout_sec=60");
+	answer(m, 200, 1, "2222222222222222", "MIGRATE_ON_HOST_MAINTENANCE");
+	assert_string_equal(metadata_stats()->maintenance, "MIGRATE_ON_HOST_MAINTENANCE");
+	answer(m, 200, 1, "3333333333333333", "bad value");
+	assert_string_equal(metadata_stats()->maintenance, "MIGRATE_ON_HOST_MAINTENANCE");
+	answer(m, 200, 1, "4444444444444444", "NONE");
+	assert_string_equal(metadata_stats()->maintenance, "NONE");
+
+	/* preempted: once TRUE, the shutdown is asked for, once */
+	answer(find("instance/preempted"), 200, 1, "5555555555555555", "FALSE");
+	assert_int_equal(npreempted, 0);
+	assert_int_equal(metadata_stats()->preempted, 0);
+	answer(find("instance/preempted"), 200, 1, "6666666666666666", "TRUE");
+	assert_int_equal(npreempted, 1);
+	assert_int_equal(metadata_stats()->preempted, 1);
+	assert_int_equal(metadata_stats()->preemptible, 1);	/* the 25 s stop */
+	answer(find("instance/preempted"), 200, 1, "7777777777777777", "TRUE");
+	assert_int_equal(npreempted, 1);
+	log = log_captured(fd);
+	assert_non_null(strstr(log, "nestbox: warning: metadata: maintenance event: "
+	    "MIGRATE_ON_HOST_MAINTENANCE\n"));
+	assert_non_null(strstr(log, "metadata: maintenance event over (MIGRATE_ON_HOST_MAINTENANCE)\n"));
+	assert_non_null(strstr(log, "metadata: maintenance event: not a maintenance event"));
+	assert_non_null(strstr(log, "nestbox: warning: metadata: preempted: GCE stops this VM "
+	    "in about 30 s\n"));
+	assert_int_equal(count(log, "refused (status 403)"), 1);
+	free(log);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -799,5 +943,6 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(watch_late_and_bad),
 	cmocka_unit_test(stats_callback),
 	cmocka_unit_test(aliases_and_scheduling),
+	cmocka_unit_test(watches_and_lifecycle),
 };
 const struct suite metadata_suite = { tests, NTESTS(tests) };

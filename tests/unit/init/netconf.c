@@ -149,8 +149,16 @@ static const struct {
 	{ "[1]", "nestbox-network: not a JSON object" },
 	{ "\"subnet\"", "nestbox-network: not a JSON object" },
 	{ "{\"mtu\": 1400", "nestbox-network: not valid JSON (at byte 11)" },
-	{ "{\"mtu\": 1400} x", "nestbox-network: not valid JSON (at byte 14)" },
-	{ "{\"mtu\": 1400}{}", "nestbox-network: not valid JSON (at byte 13)" },
+	{ "{\"mtu\": 1400} x",
+	  "nestbox-network: not valid JSON (more after the document at byte 14)" },
+	{ "{\"mtu\": 1400}{}",
+	  "nestbox-network: not valid JSON (more after the document at byte 13)" },
+	/* what cJSON lets pass and RFC 8259 does not */
+	{ "{\"mtu\":\x01 1400}", "nestbox-network: not valid JSON (a control character at byte 7)" },
+	{ "{\"mtu\x02\": 1400}",
+	  "nestbox-network: not valid JSON (a control character in a string at byte 5)" },
+	{ "{\"mtu\": [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}",
+	  "nestbox-network: not valid JSON (nested deeper than 16 at byte 23)" },
 };
 
 static void
@@ -175,9 +183,16 @@ netconf_errors(void **state)
 	assert_int_equal(parse("{\"mtu\": 1}", &nc, err, 20), -1);
 	assert_string_equal(err, "nestbox-network: mt");
 	assert_int_equal(parse("{\"mtu\": 1}", &nc, NULL, 0), -1);
-	/* a NUL inside the value */
+	/* a NUL inside the value: after it, in white space, in a string */
 	assert_int_equal(netconf_parse("{}\0", 3, &nc, err, sizeof(err)), -1);
-	assert_string_equal(err, "nestbox-network: not valid JSON (at byte 2)");
+	assert_string_equal(err, "nestbox-network: not valid JSON (a control character at byte 2)");
+	assert_int_equal(netconf_parse("{\0\"mtu\": 1400}", 14, &nc, err, sizeof(err)), -1);
+	assert_string_equal(err, "nestbox-network: not valid JSON (a control character at byte 1)");
+	assert_int_equal(netconf_parse("{\"mtu\0\": 1400}", 14, &nc, err, sizeof(err)), -1);
+	assert_string_equal(err, "nestbox-network: not valid JSON (a control character in a string at byte 5)");
+	/* fifteen levels are fine (the value is still wrong) */
+	assert_int_equal(parse("{\"mtu\": [[[[[[[[[[[[[[1]]]]]]]]]]]]]]}", &nc, err, sizeof(err)), -1);
+	assert_string_equal(err, "nestbox-network: mtu: not a number");
 }
 
 static void

@@ -27,7 +27,7 @@ fake_start(struct md_req *req)
 	return 0;
 }
 
-static const struct md_ops fake = { fake_start, NULL, NULL };
+static const struct md_ops fake = { fake_start, NULL, NULL, NULL };
 
 static const char *
 kvm_ok(void)
@@ -116,35 +116,37 @@ bucket_limits(void **state)
 	size_t		 n = 0, i, j;
 
 	(void)state;
-	/* a burst of 3, then one every 6 s */
+	/* a burst of 3, then one every 7.5 s */
 	t = 1000;
 	assert_int_equal(bucket_take(&b, t), 0);
 	assert_int_equal(bucket_take(&b, t), 0);
 	assert_int_equal(bucket_take(&b, t), 0);
-	assert_int_equal(bucket_take(&b, t), 6000);
-	assert_int_equal(bucket_take(&b, t + 5999), 1);
-	assert_int_equal(bucket_take(&b, t + 6000), 0);
-	assert_int_equal(bucket_take(&b, t + 6000), 6000);
+	assert_int_equal(bucket_take(&b, t), STATUS_GA_EVERY);
+	assert_int_equal(bucket_take(&b, t + STATUS_GA_EVERY - 1), 1);
+	assert_int_equal(bucket_take(&b, t + STATUS_GA_EVERY), 0);
+	assert_int_equal(bucket_take(&b, t + STATUS_GA_EVERY), STATUS_GA_EVERY);
 	/* idle for long: the burst is back, no more */
 	t += 600000;
 	for (i = 0; i < 3; i++)
 		assert_int_equal(bucket_take(&b, t), 0);
 	assert_true(bucket_take(&b, t) > 0);
 
-	/* someone asking every 100 ms for 10 minutes: 10 a minute, bursts of 3 */
+	/* someone asking every 100 ms for 10 minutes: GCE's limit, 10 in any
+	 * minute (the first burst included) and no more than 3 in a second */
 	memset(&b, 0, sizeof(b));
 	b.every = STATUS_GA_EVERY;
 	b.burst = STATUS_GA_BURST;
 	for (t = 0; t < 600000; t += 100)
 		if (bucket_take(&b, t) == 0 && n < NTESTS(takes))
 			takes[n++] = t;
-	assert_true(n >= 100 && n <= 103);
+	assert_int_equal(n, 3 + 600000 / STATUS_GA_EVERY - 1);
 	for (i = 0; i < n; i++) {
 		for (j = i; j < n && takes[j] < takes[i] + 60000; j++)
 			;
-		assert_true(j - i <= 10 + STATUS_GA_BURST - 1);
-		if (takes[i] >= 60000)		/* past the first burst: 10 */
-			assert_true(j - i <= 11);
+		assert_true(j - i <= 10);
+		for (j = i; j < n && takes[j] < takes[i] + 1000; j++)
+			;
+		assert_true(j - i <= 3);
 	}
 }
 
@@ -194,6 +196,9 @@ status_golden(void **state)
 	answer(last("instance/hostname"), 200, NULL, "nestbox-1.c.p.internal");
 	answer(last("instance/attributes/"), 200, "0123456789abcdef", "{\"k\":\"v\"}");
 	answer(last("instance/scheduling/"), 503, NULL, "");
+	answer(last("instance/maintenance-event"), 200, "1111111111111111",
+	    "MIGRATE_ON_HOST_MAINTENANCE");
+	answer(last("instance/preempted"), 200, "2222222222222222", "FALSE");
 	/* the one number that is not the same from run to run */
 	assert_non_null(doc = cJSON_Parse(s = status_render(0)));
 	free(s);
@@ -208,7 +213,8 @@ status_golden(void **state)
 	assert_string_equal(s, "{\"version\":\"" NESTBOX_VERSION "\","
 	    "\"kvm\":{\"available\":true,\"status\":\"ok\"},"
 	    "\"network\":{\"interface\":\"nb-none0\",\"address\":null,\"gateway\":null,\"mtu\":null},"
-	    "\"metadata\":{\"watch\":\"watching\",\"etag\":\"0123456789abcdef\",\"hostname\":\"nestbox-1\"},"
+	    "\"metadata\":{\"watch\":\"watching\",\"etag\":\"0123456789abcdef\",\"hostname\":\"nestbox-1\","
+	    "\"maintenance_event\":\"MIGRATE_ON_HOST_MAINTENANCE\",\"preempted\":false},"
 	    "\"guests\":{\"running\":1}}");
 	free(s);
 }
@@ -434,48 +440,64 @@ ga_rate_and_latest(void **state)
 		assert_int_equal(puts_to(GA_T1), (size_t)i + 1);
 		p = last(GA_T1);
 		assert_string_equal(p->put, v);
+		assert_false(p->del);
 		assert_string_equal(p->name, "guest attribute");
 		assert_true(p->once);
 		answer(p, 200, NULL, "");
 	}
-	/* then one every 6 s: newer values replace older ones while they wait */
+	/* then one every 7.5 s for the whole L1: newer values replace older
+	 * ones while they wait, and another key waits in the same line */
 	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":3}"), 0);
+	fake_now += 10;
+	assert_int_equal(ga_set("nestbox/guest-t2", "t2"), 0);
 	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":4}"), 0);
 	assert_int_equal(puts_to(GA_T1), 3);
-	/* another key has a bucket of its own */
-	assert_int_equal(ga_set("nestbox/guest-t2", "t2"), 0);
-	assert_int_equal(puts_to(GA_T2), 1);
-	answer(last(GA_T2), 200, NULL, "");
-	fake_now += STATUS_GA_EVERY - 1;
+	assert_int_equal(puts_to(GA_T2), 0);
+	fake_now += STATUS_GA_EVERY - 11;
 	ga_kick();
 	assert_int_equal(puts_to(GA_T1), 3);
 	fake_now += 1;
 	ga_kick();		/* what the timer does */
+	/* t1 waited longest: it goes, with its latest */
 	assert_int_equal(puts_to(GA_T1), 4);
+	assert_int_equal(puts_to(GA_T2), 0);
 	p = last(GA_T1);
 	assert_string_equal(p->put, "{\"n\":4}");
+	answer(p, 200, NULL, "");
+	/* t1 changes again: t2 has waited longer and goes first */
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":5}"), 0);
+	fake_now += STATUS_GA_EVERY;
+	ga_kick();
+	assert_int_equal(puts_to(GA_T2), 1);
+	assert_int_equal(puts_to(GA_T1), 4);
+	answer(last(GA_T2), 200, NULL, "");
+	fake_now += STATUS_GA_EVERY;
+	ga_kick();
+	assert_int_equal(puts_to(GA_T1), 5);
+	p = last(GA_T1);
+	assert_string_equal(p->put, "{\"n\":5}");
 
 	/* in flight: the latest set goes next, the one between never */
 	fake_now += 60000;
-	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":5}"), 0);
 	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":6}"), 0);
-	assert_int_equal(puts_to(GA_T1), 4);
-	answer(p, 200, NULL, "");
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":7}"), 0);
 	assert_int_equal(puts_to(GA_T1), 5);
-	assert_string_equal(last(GA_T1)->put, "{\"n\":6}");
+	answer(p, 200, NULL, "");
+	assert_int_equal(puts_to(GA_T1), 6);
+	assert_string_equal(last(GA_T1)->put, "{\"n\":7}");
 	answer(last(GA_T1), 200, NULL, "");
 
 	/* the same as the last one written: not again */
-	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":6}"), 0);
-	assert_int_equal(puts_to(GA_T1), 5);
-	/* the same as the one waiting: not again */
 	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":7}"), 0);
 	assert_int_equal(puts_to(GA_T1), 6);
+	/* the same as the one waiting: not again */
 	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":8}"), 0);
-	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":8}"), 0);
-	answer(last(GA_T1), 200, NULL, "");
 	assert_int_equal(puts_to(GA_T1), 7);
-	assert_string_equal(last(GA_T1)->put, "{\"n\":8}");
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":9}"), 0);
+	assert_int_equal(ga_set("nestbox/guest-t1", "{\"n\":9}"), 0);
+	answer(last(GA_T1), 200, NULL, "");
+	assert_int_equal(puts_to(GA_T1), 8);
+	assert_string_equal(last(GA_T1)->put, "{\"n\":9}");
 	answer(last(GA_T1), 200, NULL, "");
 	ga_done_with();
 }
@@ -487,7 +509,7 @@ ga_failures(void **state)
 
 	(void)state;
 	ga_fresh(1);
-	/* status.c's way: a 503 is sent again when the bucket allows ... */
+	/* status.c's way: a 503 is sent again when the budget allows ... */
 	assert_int_equal(ga_open("nestbox/guest-t1", "guest attributes", 0), 0);
 	assert_int_equal(ga_set("nestbox/guest-t1", "a"), 0);
 	answer(last(GA_T1), 503, NULL, "");
@@ -526,38 +548,218 @@ static void
 ga_disabled_and_closed(void **state)
 {
 	struct md_req	*p;
+	size_t		 n;
 
 	(void)state;
 	ga_fresh(0);
 	assert_int_equal(ga_open("nestbox/guest-t1", "guest attribute", 0), 0);
 	assert_int_equal(ga_set("nestbox/guest-t1", "a"), 0);
 	assert_int_equal(puts_to(GA_T1), 0);
+	/* closed before anything was written: nothing to delete */
+	ga_close("nestbox/guest-t1");
+	assert_int_equal(puts_to(GA_T1), 0);
+	assert_int_equal(ga_open("nestbox/guest-t1", "guest attribute", 0), 0);
 	/* turned on: the next value goes */
 	answer(last("instance/attributes/"), 200, "bbbbbbbbbbbbbbbb",
 	    "{\"enable-guest-attributes\":\"true\"}");
 	assert_int_equal(ga_set("nestbox/guest-t1", "a"), 0);
 	assert_int_equal(puts_to(GA_T1), 1);
 	p = last(GA_T1);
-	/* closed in flight: what waits is dropped, the key freed after the reply */
+	/* closed in flight: what waits is dropped; once the write is answered
+	 * the attribute is deleted (a removed guest's must not stay) */
 	assert_int_equal(ga_set("nestbox/guest-t1", "b"), 0);
 	ga_close("nestbox/guest-t1");
 	assert_int_equal(ga_set("nestbox/guest-t1", "c"), -1);
 	assert_int_equal(errno, ENOENT);
 	answer(p, 200, NULL, "");
-	assert_int_equal(puts_to(GA_T1), 1);
+	assert_int_equal(puts_to(GA_T1), 2);
+	p = last(GA_T1);
+	assert_true(p->del);
+	assert_null(p->put);
+	/* no answer at first: tried again (the burst's last token) */
+	answer(p, 503, NULL, "");
+	assert_int_equal(puts_to(GA_T1), 3);
+	assert_true(last(GA_T1)->del);
+	answer(last(GA_T1), 404, NULL, "");	/* gone: fine */
 	assert_int_equal(event_once(1000), 1);	/* the timer that frees it */
 	nsent = 0;				/* its request is gone with it */
 	/* open again: nothing written yet */
+	fake_now += 60000;
 	assert_int_equal(ga_open("nestbox/guest-t1", "guest attribute", 0), 0);
 	assert_int_equal(ga_set("nestbox/guest-t1", "a"), 0);
 	assert_int_equal(puts_to(GA_T1), 1);
+	answer(last(GA_T1), 200, NULL, "");
+	/* closed and declared again before its DELETE went: not deleted */
+	assert_int_equal(ga_set("nestbox/guest-t1", "b"), 0);
+	answer(last(GA_T1), 200, NULL, "");
+	assert_int_equal(ga_set("nestbox/guest-t1", "c"), 0);
+	answer(last(GA_T1), 200, NULL, "");
+	assert_int_equal(puts_to(GA_T1), 3);	/* the budget is spent */
+	ga_close("nestbox/guest-t1");
+	assert_int_equal(ga_open("nestbox/guest-t1", "guest attribute", 0), 0);
+	assert_int_equal(ga_set("nestbox/guest-t1", "d"), 0);
+	fake_now += 60000;
+	n = nsent;
+	assert_int_equal(event_once(1000), 1);	/* frees the old one: its requests go */
+	ga_kick();
+	assert_int_equal(nsent, n + 1);
+	assert_true(sent[n] == last(GA_T1));
+	assert_false(last(GA_T1)->del);
+	assert_string_equal(last(GA_T1)->put, "d");
 	answer(last(GA_T1), 200, NULL, "");
 	/* a key too long for GCE's NAMESPACE/KEY */
 	assert_int_equal(ga_open("nestbox/guest-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x", 0), -1);
 	assert_int_equal(errno, EINVAL);
 	ga_done_with();
+	nsent = 0;
 	assert_int_equal(event_once(100), 0);	/* no timer left behind */
+}
+
+/*
+ * 32 guests changing state at once, as the attribute writer sees them: each
+ * goes pending, fetching, starting, running within a few seconds, and one
+ * flaps every second for ten minutes; then half are removed. Every request
+ * is answered at once. GCE's limit holds in every minute, every guest's
+ * last state is written (none starves), and each removed one is deleted.
+ */
+#define MANY		32
+#define MANY_MAX	400
+
+static struct {
+	uint64_t	 at[MANY_MAX];
+	char		 path[MANY_MAX][512];
+	int		 del[MANY_MAX];
+	char		 last[MANY][32];	/* what the server has; "" none */
+	size_t		 n;
+	struct md_req	*open[MANY + 8];
+	size_t		 nopen;
+} srv;
+
+static int
+srv_start(struct md_req *req)
+{
+	if (strncmp(req->path, "instance/guest-attributes/", 26) == 0) {
+		unsigned g;
+
+		assert_true(srv.n < MANY_MAX);
+		srv.at[srv.n] = fake_now;
+		snprintf(srv.path[srv.n], sizeof(srv.path[0]), "%s", req->path);
+		srv.del[srv.n] = req->put == NULL && req->del;
+		srv.n++;
+
+		assert_int_equal(sscanf(req->path, "instance/guest-attributes/nestbox/guest-g%u",
+		    &g), 1);
+		assert_true(g < MANY);
+		snprintf(srv.last[g], sizeof(srv.last[g]), "%s", req->put != NULL ? req->put : "");
+	}
+	assert_true(srv.nopen < NTESTS(srv.open));
+	srv.open[srv.nopen++] = req;
+	return 0;
+}
+
+static const struct md_ops srv_ops = { srv_start, NULL, NULL, NULL };
+
+static void
+srv_answer(void)
+{
+	struct md_req	*r;
+
+	while (srv.nopen > 0) {
+		r = srv.open[--srv.nopen];
+		answer(r, 200, strncmp(r->path, "instance/attributes/", 20) == 0 ?
+		    "aaaaaaaaaaaaaaaa" : NULL, strncmp(r->path, "instance/attributes/", 20) == 0 ?
+		    "{\"enable-guest-attributes\":\"TRUE\"}" : "");
+	}
+}
+
+static void
+ga_many_guests(void **state)
+{
+	static const char *const states[] = { "pending", "fetching", "starting", "running" };
+	char		 key[64], want[32];
+	size_t		 i, j, peak = 0, writes;
+	unsigned	 g, k;
+	uint64_t	 t0;
+
+	(void)state;
+	memset(&srv, 0, sizeof(srv));
+	fake_now = 1000;
+	ga_clock(fake_clock);
+	metadata_init(&srv_ops);
+	metadata_start();
+	srv_answer();
+	/* the guests are declared at once and move on, each at its own pace */
+	for (g = 0; g < MANY; g++) {
+		snprintf(key, sizeof(key), "nestbox/guest-g%u", g);
+		assert_int_equal(ga_open(key, "guest attribute", GA_DROP_FAILED), 0);
+	}
+	t0 = fake_now;
+	for (; fake_now < t0 + 600000; fake_now += 100) {
+		for (g = 0; g < MANY; g++) {
+			snprintf(key, sizeof(key), "nestbox/guest-g%u", g);
+			k = (unsigned)((fake_now - t0) / (1000 + 100 * g));
+			if (g == 0 && fake_now - t0 < 540000)	/* one flaps for 9 minutes */
+				ga_set(key, (fake_now - t0) / 1000 % 2 ? "running" : "backing off");
+			else
+				ga_set(key, states[k < 3 ? k : 3]);
+		}
+		ga_kick();
+		srv_answer();
+	}
+	/* GCE's limit, in every minute and every second */
+	for (i = 0; i < srv.n; i++) {
+		for (j = i; j < srv.n && srv.at[j] < srv.at[i] + 60000; j++)
+			;
+		if (j - i > peak)
+			peak = j - i;
+		for (j = i; j < srv.n && srv.at[j] < srv.at[i] + 1000; j++)
+			;
+		assert_true(j - i <= STATUS_GA_BURST);
+	}
+	writes = ga_writes();
+	print_message("# 32 guests for 10 minutes: %zu attribute writes, at most %zu in a minute\n",
+	    writes, peak);
+	assert_true(peak <= 10);
+	assert_true(writes <= 3 + 600000 / STATUS_GA_EVERY);
+	/* every guest's last state reached the server, latest value */
+	for (g = 1; g < MANY; g++)
+		assert_string_equal(srv.last[g], "running");
+	assert_true(strcmp(srv.last[0], "running") == 0);
+	/* half removed: each deleted, within the budget */
+	writes = ga_writes();
+	for (g = 0; g < MANY; g += 2) {
+		snprintf(key, sizeof(key), "nestbox/guest-g%u", g);
+		ga_close(key);
+	}
+	t0 = fake_now;
+	for (; fake_now < t0 + 300000; fake_now += 100) {
+		ga_kick();
+		srv_answer();
+		event_once(0);
+	}
+	assert_int_equal(ga_writes() - writes, MANY / 2);
+	for (i = j = 0; i < srv.n; i++)
+		if (srv.del[i]) {
+			assert_int_equal(sscanf(srv.path[i],
+			    "instance/guest-attributes/nestbox/guest-g%u", &g), 1);
+			assert_int_equal(g % 2, 0);
+			j++;
+		}
+	assert_int_equal(j, MANY / 2);
+	for (g = 1; g < MANY; g += 2) {
+		snprintf(key, sizeof(key), "nestbox/guest-g%u", g);
+		snprintf(want, sizeof(want), "%s", "running");
+		assert_string_equal(srv.last[g], want);
+		ga_close(key);
+	}
+	for (fake_now += 1; srv.nopen > 0 || ga_writes() - writes < MANY; fake_now += 100) {
+		ga_kick();
+		srv_answer();
+	}
+	ga_clock(NULL);
+	event_once(0);
+	metadata_init(&fake);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -570,5 +772,6 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(ga_rate_and_latest),
 	cmocka_unit_test(ga_failures),
 	cmocka_unit_test(ga_disabled_and_closed),
+	cmocka_unit_test(ga_many_guests),
 };
 const struct suite status_suite = { tests, NTESTS(tests) };

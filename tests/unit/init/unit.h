@@ -50,6 +50,20 @@ int	 log_capture(void);			/* the log goes to a memfd */
 char	*log_captured(int fd);			/* what it got; free() it */
 char	*dupstr(const char *);			/* a heap copy, so ASan sees overruns */
 
+/* guest.c: every error of docs/guests.md, with the document that makes it
+ * and what the L1 has (vm.c runs `nestbox check` and PID 1 over them) */
+struct guest_case {
+	const char	*doc;
+	const char	*msg;
+	size_t		 len;		/* 0: strlen(doc) */
+	const char	*network;	/* a nestbox-network value; NULL: the defaults */
+	const char	*aliases;	/* "a.b.c.d/n,..."; NULL: not known */
+};
+extern const struct guest_case *const guest_cases;
+extern const size_t guest_ncases;
+void	 guest_case_env(const struct guest_case *, struct guest_env *);
+size_t	 guest_case_len(const struct guest_case *);
+
 /* golden.c */
 void	 golden(const char *name, const char *text);	/* == tests/unit/golden/NAME */
 

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -1383,6 +1384,221 @@ rt_sys(void **state)
 	rmtree(dir);
 }
 
+/* --- nestbox check and PID 1: one verdict ----------------------------------- */
+
+static const struct guest_case *cur_case;
+
+static void
+case_env(struct guest_env *env)
+{
+	guest_case_env(cur_case, env);
+}
+
+/* The attributes reply GCE would give with the document as nestbox-guests:
+ * JSON-escaped, a NUL as \u0000. */
+static char *
+as_reply(const char *doc, size_t len)
+{
+	struct text	 t;
+	char		*buf;
+	size_t		 i, size = 64 + 6 * len;
+
+	assert_non_null(buf = malloc(size));
+	text_init(&t, buf, size);
+	text_add(&t, "{\"nestbox-guests\": \"");
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)doc[i];
+
+		if (c < 0x20)
+			text_add(&t, "\\u%04x", c);
+		else if (c == '"' || c == '\\')
+			text_add(&t, "\\%c", c);
+		else
+			text_add(&t, "%c", c);
+	}
+	text_add(&t, "\"}");
+	assert_true(text_done(&t) > 0);
+	return buf;
+}
+
+/* `nestbox check` on case c: its lines without the file name, the summary last. */
+static char *
+check_run(const struct guest_case *c, const char *dir, int *status)
+{
+	char		 doc[512], net[512], out[512], *argv[8], *text, *p, *q;
+	struct text	 t;
+	size_t		 len, n = 0;
+	int		 fd, saved;
+	static char	 buf[4096];
+
+	snprintf(doc, sizeof(doc), "%s/guests.json", dir);
+	snprintf(net, sizeof(net), "%s/network.json", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	assert_int_equal(write_file(doc, c->doc, guest_case_len(c), 0644), 0);
+	argv[n++] = "check";
+	if (c->network != NULL) {
+		assert_int_equal(write_file(net, c->network, strlen(c->network), 0644), 0);
+		argv[n++] = "--network";
+		argv[n++] = net;
+	}
+	if (c->aliases != NULL) {
+		argv[n++] = "--alias-ranges";
+		argv[n++] = (char *)c->aliases;
+	}
+	argv[n++] = doc;
+	argv[n] = NULL;
+	fflush(stdout);
+	assert_true((saved = dup(1)) >= 0);
+	assert_true((fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0);
+	assert_int_equal(dup2(fd, 1), 1);
+	close(fd);
+	*status = guests_check_main((int)n, argv);
+	fflush(stdout);
+	assert_int_equal(dup2(saved, 1), 1);
+	close(saved);
+	assert_non_null(text = read_file(out, 1 << 16, &len));
+	text_init(&t, buf, sizeof(buf));
+	for (p = text; *p != '\0'; p = q + 1) {
+		assert_non_null(q = strchr(p, '\n'));
+		*q = '\0';
+		assert_int_equal(strncmp(p, doc, strlen(doc)), 0);
+		text_add(&t, "%s\n", p + strlen(doc) + 2);
+	}
+	assert_true(text_done(&t) >= 0);
+	free(text);
+	return buf;
+}
+
+/*
+ * Every error of docs/guests.md (guest.c's table), through `nestbox check`
+ * on a file and through PID 1's path: the document as GCE's attributes
+ * reply, parsed by the metadata client, reconciled against the same
+ * network and alias ranges. The same messages, in the same order, and the
+ * same verdict.
+ */
+static void
+rt_check_equals_pid1(void **state)
+{
+	struct attrs	 a;
+	struct text	 t;
+	char		*dir, *reply, pid1[4096];
+	const char	*out, *value, *c;
+	size_t		 i, k;
+	int		 status;
+
+	(void)state;
+	dir = tmpdir();
+	vm_set_env(case_env);
+	for (i = 0; i < guest_ncases; i++) {
+		cur_case = &guest_cases[i];
+		out = check_run(cur_case, dir, &status);
+		/* PID 1 */
+		vm_reset();
+		reply = as_reply(cur_case->doc, guest_case_len(cur_case));
+		assert_int_equal(attrs_parse(reply, strlen(reply), &a), 0);
+		assert_non_null(value = attrs_get(&a, "nestbox-guests"));
+		vm_reconcile(value, 0);
+		text_init(&t, pid1, sizeof(pid1));
+		for (k = 0; k < vms.errs.n; k++)
+			text_add(&t, "%s\n", vms.errs.v[k]);
+		if (vms.doc_error[0] != '\0')
+			text_add(&t, "rejected, no guest would run\n");
+		else {
+			for (k = 0; k < GUESTS_MAX && vms.v[k] == NULL; k++)
+				;
+			text_add(&t, "%d guest%s valid, %zu invalid\n",
+			    k < GUESTS_MAX, k < GUESTS_MAX ? "" : "s", vms.errs.invalid);
+		}
+		assert_true(text_done(&t) >= 0);
+		if (strcmp(out, pid1) != 0)
+			fail_msg("#%zu: %s\n  nestbox check:\n%s  PID 1:\n%s", i,
+			    cur_case->doc, out, pid1);
+		/* and it is the message the table expects, first */
+		c = cur_case->msg;
+		if (strncmp(out, c, strlen(c)) != 0 || status != 1)
+			fail_msg("#%zu: exit %d, %s", i, status, out);
+		attrs_free(&a);
+		free(reply);
+	}
+	vm_set_env(NULL);
+	rmtree(dir);
+	assert_true(guest_ncases >= 50);
+}
+
+/*
+ * A change of nestbox-network alone (or of the alias ranges) checks the
+ * same declaration again: a guest whose ip left the subnet stops, and
+ * starts again once it fits.
+ */
+static struct guest_env	 net_env;
+
+static void
+net_env_fn(struct guest_env *env)
+{
+	*env = net_env;
+}
+
+static void
+rt_network_change(void **state)
+{
+	const char	*doc = DOC(G("a", ", \"ip\": \"192.168.122.10\"") "," GS("b"));
+	char		 err[256];
+
+	(void)state;
+	memset(&net_env, 0, sizeof(net_env));
+	netconf_default(&net_env.net);
+	net_env.have_net = 1;
+	vm_set_env(net_env_fn);
+	fk_file(STATE_DIR "/b.img");
+	up(doc, "a");
+	fire("b");
+	assert_string_equal(st("b"), "running");
+	done();
+	/* the same document, the same network: nothing happens */
+	vm_recheck();
+	assert_string_equal(done(), "");
+	/* nestbox-network moves the subnet: a's ip is outside it now */
+	assert_int_equal(netconf_parse("{\"subnet\": \"10.77.0.1/24\"}", 26, &net_env.net,
+	    err, sizeof(err)), 0);
+	console();
+	vm_recheck();
+	assert_non_null(strstr(console(), "guest a: ip: 192.168.122.10 is outside the L2 "
+	    "subnet 10.77.0.0/24 (skipped)\nnestbox: guests: plan: stop a, keep b\n"));
+	assert_string_equal(st("a"), "stopping");
+	assert_string_equal(st("b"), "running");
+	qemu_exit("a", EXITED(0));
+	assert_string_equal(st("a"), "gone");
+	/* and back: a starts again, b is left alone */
+	netconf_default(&net_env.net);
+	vm_recheck();
+	assert_non_null(strstr(console(), "guests: plan: keep b, start a\n"));
+	assert_string_equal(st("a"), "starting");
+	/* the alias ranges become known: b's alias ip is outside them */
+	done();
+	vm_reconcile(DOC(G("a", ", \"ip\": \"192.168.122.10\"") "," G("b", ", \"alias-ip\": \"10.128.0.9\"")), 0);
+	assert_string_equal(st("b"), "stopping");	/* a changed declaration: restart */
+	qemu_exit("b", EXITED(0));
+	fire("b");
+	assert_string_equal(st("b"), "running");
+	{
+		const char *r[] = { "10.128.16.0/28" };
+
+		assert_int_equal(guest_env_aliases(&net_env, r, 1), 0);
+	}
+	console();
+	vm_recheck();
+	assert_non_null(strstr(console(), "guest b: alias-ip: 10.128.0.9 is not in the L1's "
+	    "alias IP ranges (10.128.16.0/28) (skipped)\n"));
+	assert_string_equal(st("b"), "stopping");
+	qemu_exit("b", EXITED(0));
+	assert_string_equal(st("b"), "gone");
+	/* before any declaration, a change does nothing */
+	vm_reset();
+	vm_recheck();
+	assert_false(vms.have_doc);
+	vm_set_env(NULL);
+}
+
 #define RT(f)	cmocka_unit_test_setup_teardown(f, rt_setup, rt_teardown)
 #define RUNTIME_TESTS \
 	RT(rt_fetch_to_running), RT(rt_stop_sequence), RT(rt_stop_without_qmp), \
@@ -1390,7 +1606,8 @@ rt_sys(void **state)
 	RT(rt_changed_declaration), RT(rt_fetch_failures), RT(rt_stop_during_fetch), \
 	RT(rt_shared_download), RT(rt_exit_policies), RT(rt_shutdown), \
 	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), \
-	RT(rt_network), RT(rt_misc), RT(rt_sys),
+	RT(rt_network), RT(rt_misc), RT(rt_sys), RT(rt_check_equals_pid1), \
+	RT(rt_network_change),
 
 
 static const struct CMUnitTest tests[] = {
