@@ -1146,16 +1146,41 @@ nomem:
 }
 
 /*
+ * Why an address a guest claims on the L1's side (alias-ip, a forward's
+ * alias-ip) can not be its: NULL if it can. 169.254.0.0/16 would take the
+ * metadata server (nat OUTPUT does not redirect it, firewall.c, but the
+ * guest would still hold PID 1's address), 127.0.0.0/8 is the L1's
+ * loopback, the L2 subnet its guests'. A whole alias IP can not be the L1's
+ * own address l1 (0: not known): it would take its DHCP and replies.
+ */
+static const char *
+claim_bad(const struct netconf *nc, uint32_t a, uint32_t l1, int whole)
+{
+	if ((a >> 16) == 0xa9fe)
+		return "is in 169.254.0.0/16 (the metadata server's)";
+	if ((a >> 24) == 127)
+		return "is in 127.0.0.0/8";
+	if (netconf_contains(nc, a))
+		return "is in the L2 subnet";
+	if (whole && l1 != 0 && a == l1)
+		return "is the L1's own address";
+	return NULL;
+}
+
+/*
  * The checks that need the L2 network: a static ip inside its subnet, not
- * the network's, the broadcast or the bridge's address. A guest that fails
- * is reported and removed from the set. Returns how many were removed.
+ * the network's, the broadcast or the bridge's address; alias IPs not in
+ * 169.254.0.0/16, 127.0.0.0/8 or the subnet, a whole one not the L1's own
+ * address l1 (0: not known yet). A guest that fails is reported and
+ * removed from the set. Returns how many were removed.
  */
 int
-guests_check_net(struct guest_set *set, const struct netconf *nc,
+guests_check_net(struct guest_set *set, const struct netconf *nc, uint32_t l1,
     struct guest_errors *errs)
 {
 	char	 a[IP4_STRLEN], n[IP4_STRLEN], err[ERRLEN];
-	size_t	 i, o;
+	const char *why;
+	size_t	 i, o, k;
 	int	 dropped = 0;
 
 	for (i = o = 0; i < set->n; i++) {
@@ -1171,6 +1196,14 @@ guests_check_net(struct guest_set *set, const struct netconf *nc,
 			    ip4_str(g->ip, a), g->ip == nc->addr ? "bridge's" :
 			    g->ip == netconf_network(nc) ? "subnet's network" :
 			    "subnet's broadcast");
+		else if (g->alias_ip != 0 &&
+		    (why = claim_bad(nc, g->alias_ip, l1, 1)) != NULL)
+			snprintf(err, sizeof(err), "alias-ip: %s %s", ip4_str(g->alias_ip, a), why);
+		for (k = 0; err[0] == '\0' && k < g->nforwards; k++)
+			if (g->forwards[k].alias_ip != 0 &&
+			    (why = claim_bad(nc, g->forwards[k].alias_ip, l1, 0)) != NULL)
+				snprintf(err, sizeof(err), "forwards[%zu].alias-ip: %s %s", k,
+				    ip4_str(g->forwards[k].alias_ip, a), why);
 		if (err[0] != '\0') {
 			add_error(errs, "guest %s: %s", g->name, err);
 			errs->invalid++;

@@ -97,8 +97,8 @@ struct guest_errors {
 };
 int	 guests_parse(const char *json, size_t len, struct guest_set *,
 	    struct guest_errors *);	/* -1: EINVAL (document) or ENOMEM */
-int	 guests_check_net(struct guest_set *, const struct netconf *,
-	    struct guest_errors *);	/* drops guests whose ip does not fit; count */
+int	 guests_check_net(struct guest_set *, const struct netconf *, uint32_t l1,
+	    struct guest_errors *);	/* drops guests whose addresses do not fit; count */
 void	 guests_free(struct guest_set *);
 void	 guest_clear(struct guest *);		/* frees its parts, zeroes it */
 void	 guest_errors_free(struct guest_errors *);

@@ -268,6 +268,7 @@ vm_begin(struct vm *v)
 		guest_clear(&v->g);
 		v->g = v->next;
 		memset(&v->next, 0, sizeof(v->next));
+		apply_network();	/* its MAC and address: its port's rules */
 	}
 	v->delay = 0;
 	v->error[0] = '\0';
@@ -660,7 +661,7 @@ vm_reconcile(const char *doc, int force)
 		return;
 	}
 	if ((nc = l2net_conf()) != NULL)
-		guests_check_net(&want, nc, &vms.errs);
+		guests_check_net(&want, nc, l2net_eth0(), &vms.errs);
 	for (i = 0; i < vms.errs.n; i++)
 		log_warnx("%s (skipped)", vms.errs.v[i]);
 
@@ -811,7 +812,7 @@ vm_init(void)
 	status_section_add(&section);
 	if (metadata_watch("nestbox-guests", on_guests, NULL) == -1)
 		return -1;
-	return net_on_ready(vm_net_up);
+	return l2net_on_ready(vm_net_up);	/* not before the ruleset is in place */
 }
 
 /* The unit tests: every guest gone, no declaration, as at boot. */

@@ -240,7 +240,8 @@ struct vm_ops {
 	pid_t	 (*spawn)(char *const argv[], const int fds[3], const struct cred *);
 	void	 (*watch)(struct child *);
 	int	 (*kill)(pid_t, int sig);
-	int	 (*tap_create)(const char *name, uid_t owner);	/* on NETCONF_BRIDGE */
+	int	 (*tap_create)(const char *name, uid_t owner,
+		    const uint8_t mac[6]);	/* on NETCONF_BRIDGE, locked to mac */
 	void	 (*tap_delete)(const char *name);
 	int	 (*qmp_open)(struct qmp *, const char *path);
 	int	 (*qmp_command)(struct qmp *, const char *execute);
@@ -297,7 +298,7 @@ void	 own_dir(const char *dir, uid_t, const char *who);
 
 /* launch.c: the tap, QEMU's command line */
 int	 vm_launch(struct vm *, const struct vm_ops *, struct vm_step *);
-int	 tap_create(const char *name, uid_t owner);
+int	 tap_create(const char *name, uid_t owner, const uint8_t mac[6]);
 void	 tap_delete(const char *name);
 void	 qemu_last_words(const char *dir, char *buf, size_t size);
 

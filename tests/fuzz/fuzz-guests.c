@@ -70,7 +70,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	netconf_default(&nc);
-	guests_check_net(&set, &nc, &errs);
+	guests_check_net(&set, &nc, 0x0a800005, &errs);
 	for (i = 0; i < errs.n; i++)
 		if (strncmp(errs.v[i], "guest ", 6) != 0 &&
 		    strncmp(errs.v[i], "nestbox-guests: ", 16) != 0)

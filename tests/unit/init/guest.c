@@ -549,7 +549,7 @@ guest_net(void **state)
 	    "{\"name\": \"e\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:e\"}]}"),
 	    &set, &errs), 0);
 	assert_int_equal(set.n, 5);
-	assert_int_equal(guests_check_net(&set, &nc, &errs), 3);
+	assert_int_equal(guests_check_net(&set, &nc, 0, &errs), 3);
 	assert_int_equal(set.n, 2);
 	assert_string_equal(set.v[0].name, "b");
 	assert_string_equal(set.v[1].name, "e");

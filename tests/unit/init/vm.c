@@ -506,8 +506,9 @@ static void	 fk_watch(struct child *c) { (void)c; }
 static int	 fk_kill(pid_t p, int sig) { did("kill %d %d", (int)p, sig); return 0; }
 
 static int
-fk_tap_create(const char *name, uid_t owner)
+fk_tap_create(const char *name, uid_t owner, const uint8_t mac[6])
 {
+	(void)mac;
 	did("tap %s %u", name, (unsigned)owner);
 	errno = EPERM;
 	return fk.tap_fail ? -1 : 0;
