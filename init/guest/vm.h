@@ -31,6 +31,7 @@
 #define VM_CONNECT_MAX	30000		/* QMP not up by then: killed, backoff */
 #define VM_LEASE_POLL	2000		/* ms between reads of dnsmasq's leases */
 #define VM_LINE_MAX	512
+#define VM_MIRROR_MAX	8192		/* bytes of a guest's lines waiting for the L1's console */
 #define VM_SAMPLE_MS	10000		/* the memory sample, into a run */
 #define VM_BRIEF_MAX	6		/* guests detailed in nestbox/status */
 #define VM_SUBS		4
@@ -197,6 +198,10 @@ struct vm {
 	struct event	 con;
 	char		 line[VM_LINE_MAX];
 	size_t		 linelen;
+	char		 mirror[VM_MIRROR_MAX];	/* "[guest NAME] ..." lines not yet written */
+	size_t		 mirrorlen;
+	unsigned long	 dropped;	/* lines dropped since the last notice */
+	unsigned long	 dropped_total;	/* in this L1's life */
 	struct vm_sub	 subs[VM_SUBS];
 	struct timer	 timer;
 	uint64_t	 since;		/* now of the last state change */

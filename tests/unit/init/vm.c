@@ -5,6 +5,7 @@
  * the runtime driven through a fake struct vm_ops (vm-runtime.inc).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1284,6 +1285,82 @@ rt_console(void **state)
 	rmtree(dir);
 }
 
+/*
+ * A guest that prints faster than the L1's console takes: PID 1 never
+ * blocks, lines that do not fit are dropped and counted, and the console
+ * says how many once it takes bytes again.
+ */
+static void
+rt_console_flood(void **state)
+{
+	struct vm	*v;
+	struct sockaddr_un sun;
+	char		*dir, path[128], line[64], *big, *got;
+	int		 ls, peer, p[2], fl, k;
+	size_t		 len = 0, cap = 1 << 20;
+	ssize_t		 n;
+
+	(void)state;
+	up(DOC(GS("a")), "a");
+	v = vm_find("a");
+	dir = tmpdir();
+	snprintf(v->run, sizeof(v->run), "%s", dir);
+	snprintf(path, sizeof(path), "%s/console.sock", dir);
+	assert_int_equal(unix_addr(&sun, path), 0);
+	assert_true((ls = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	v->con.fd = -1;
+	assert_int_equal(con_open(v), 0);
+	assert_true((peer = accept(ls, NULL, NULL)) >= 0);
+	/* the L1's console: a pipe, blocking like /dev/console, and full */
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 4096);
+	fl = fcntl(p[1], F_GETFL);
+	assert_int_equal(fcntl(p[1], F_SETFL, fl | O_NONBLOCK), 0);
+	while (write(p[1], "x", 1) == 1)
+		;
+	assert_int_equal(fcntl(p[1], F_SETFL, fl), 0);
+	log_init(p[1]);
+	/* 2000 lines: the handler returns each time (a blocking write would hang here) */
+	for (k = 0; k < 2000; k++) {
+		n = snprintf(line, sizeof(line), "flood line %d\n", k);
+		assert_int_equal(write(peer, line, n), n);
+		v->con.handler(&v->con, EPOLLIN);
+	}
+	assert_true(v->mirrorlen <= VM_MIRROR_MAX);
+	assert_true(v->dropped > 0);
+	assert_int_equal(v->dropped, v->dropped_total);
+	/* drain the console: what was buffered goes out, then the count */
+	assert_non_null(big = malloc(cap));
+	fl = fcntl(p[0], F_GETFL);
+	assert_int_equal(fcntl(p[0], F_SETFL, fl | O_NONBLOCK), 0);
+	for (k = 0; k < 100 && (v->mirrorlen > 0 || v->dropped > 0); k++) {
+		while ((n = read(p[0], big + len, cap - len - 1)) > 0)
+			len += n;
+		/* the next line of the guest comes in: the port has room again */
+		assert_int_equal(write(peer, "more\n", 5), 5);
+		v->con.handler(&v->con, EPOLLIN);
+	}
+	while ((n = read(p[0], big + len, cap - len - 1)) > 0)
+		len += n;
+	big[len] = '\0';
+	assert_int_equal(v->mirrorlen, 0);
+	assert_int_equal(v->dropped, 0);
+	assert_non_null(strstr(big, "[guest a] flood line 0\n"));
+	snprintf(line, sizeof(line), "[guest a] %lu lines dropped\n", v->dropped_total);
+	assert_non_null(got = strstr(big, line));
+	assert_non_null(strstr(got, "[guest a] more\n"));
+	free(big);
+	log_init(rt_logfd);
+	close(p[0]);
+	close(p[1]);
+	close(peer);
+	v->con.handler(&v->con, EPOLLIN);
+	close(ls);
+	rmtree(dir);
+}
+
 static void
 rt_network(void **state)
 {
@@ -1390,7 +1467,7 @@ rt_sys(void **state)
 	RT(rt_remove_while_starting), RT(rt_remove_and_declare_again), \
 	RT(rt_changed_declaration), RT(rt_fetch_failures), RT(rt_stop_during_fetch), \
 	RT(rt_shared_download), RT(rt_exit_policies), RT(rt_shutdown), \
-	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), \
+	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), RT(rt_console_flood), \
 	RT(rt_network), RT(rt_misc), RT(rt_sys),
 
 
