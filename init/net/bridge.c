@@ -21,6 +21,7 @@
 #include "net/net-internal.h"
 
 #define BRIDGE_ADDRS_MAX	16
+#define GUESTS_NEIGH_MAX	64	/* GUESTS_MAX */
 
 /*
  * Creates the bridge if it is missing, gives it cidr ("192.168.122.1/24")
@@ -163,6 +164,55 @@ bridge_port_lock(const char *tap, const uint8_t mac[6])
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The L1's neighbour entries on the bridge for the guests whose address is
+ * known: permanent, so that no ARP a guest sends (claiming another guest's
+ * address from its own MAC, which the locked port lets through) changes
+ * where the L1 sends that address's traffic, forwards and NAT replies
+ * included. Entries of guests no longer there are removed.
+ */
+void
+bridge_neighbours(const struct fw_port *p, size_t n)
+{
+	static struct {
+		uint32_t	 ip;
+		uint8_t		 mac[6];
+	}		 have[GUESTS_NEIGH_MAX];
+	static size_t	 nhave;
+	struct nl_link	 br;
+	struct in_addr	 a;
+	size_t		 i, k, nn = 0;
+	char		 s[INET_ADDRSTRLEN];
+	__typeof__(have) next;
+
+	if (nl_link_get(NETCONF_BRIDGE, &br) == -1) {
+		log_warn("bridge %s: neighbours", NETCONF_BRIDGE);
+		return;
+	}
+	for (i = 0; i < n && nn < GUESTS_NEIGH_MAX; i++) {
+		if (p[i].ip == 0)
+			continue;
+		next[nn].ip = p[i].ip;
+		memcpy(next[nn].mac, p[i].mac, 6);
+		a.s_addr = htonl(p[i].ip);
+		if (nl_neigh(RTM_NEWNEIGH, br.index, a, p[i].mac) == -1)
+			log_warn("bridge %s: neighbour %s", NETCONF_BRIDGE,
+			    inet_ntop(AF_INET, &a, s, sizeof(s)));
+		nn++;
+	}
+	for (k = 0; k < nhave; k++) {
+		for (i = 0; i < nn && next[i].ip != have[k].ip; i++)
+			;
+		a.s_addr = htonl(have[k].ip);
+		if (i == nn && nl_neigh(RTM_DELNEIGH, br.index, a, NULL) == -1 &&
+		    errno != ENOENT)
+			log_warn("bridge %s: neighbour %s", NETCONF_BRIDGE,
+			    inet_ntop(AF_INET, &a, s, sizeof(s)));
+	}
+	memcpy(have, next, nn * sizeof(have[0]));
+	nhave = nn;
 }
 
 /* Forwarding, on only once the whole ruleset is in place (l2net.c). */

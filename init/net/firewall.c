@@ -519,6 +519,7 @@ apply(void)
 	fw.current = 1;
 	fw.error[0] = '\0';
 	rv = 0;
+	bridge_neighbours(fw.port, fw.nports);	/* logs */
 out:
 	free(buf);
 	if (fw.on_load != NULL)

@@ -40,6 +40,9 @@ int	 nlmsg_getaddr(void *buf, size_t size);
 int	 nlmsg_portlock(void *buf, size_t size, int index);
 int	 nlmsg_fdb_static(void *buf, size_t size, int index, const uint8_t mac[6]);
 int	 nl_port_lock(int index, const uint8_t mac[6]);	/* the static entry, then the lock */
+int	 nlmsg_neigh(void *buf, size_t size, int cmd, int index, struct in_addr,
+	    const uint8_t mac[6]);
+int	 nl_neigh(int cmd, int index, struct in_addr, const uint8_t mac[6]);
 int	 nlmsg_route(void *buf, size_t size, int cmd, const struct nl_route *);
 int	 nl_attrs_parse(const struct nlmsghdr *, size_t hdrlen, const struct rtattr *tb[],
 	    size_t max);
@@ -70,5 +73,6 @@ int	 ip_forward_set(int on);	/* logs */
 int	 sysctl_write(const char *path, const char *value);	/* logs */
 int	 guest_side_sysctls(const char *ifname);	/* no IPv6, strict rp_filter; logs */
 int	 bridge_port_lock(const char *tap, const uint8_t mac[6]);	/* logs */
+void	 bridge_neighbours(const struct fw_port *, size_t n);	/* permanent; logs */
 
 #endif /* NESTBOX_NET_INTERNAL_H */

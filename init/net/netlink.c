@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/socket.h>
-#include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
@@ -167,6 +166,32 @@ nlmsg_portlock(void *buf, size_t size, int index)
 	    nl_attr_put(nh, size, IFLA_BRPORT_LOCKED, &on, 1) == -1)
 		return -1;
 	return nl_nest_end(nh, nest);
+}
+
+/*
+ * The L1's own neighbour entry for addr on link index (cmd RTM_NEWNEIGH:
+ * permanent, mac; RTM_DELNEIGH: removed). A permanent entry is never
+ * changed by ARP.
+ */
+int
+nlmsg_neigh(void *buf, size_t size, int cmd, int index, struct in_addr addr,
+    const uint8_t mac[6])
+{
+	struct nlmsghdr	*nh;
+	struct ndmsg	*nd;
+
+	if ((nh = nl_msg_init(buf, size, cmd, NLM_F_ACK | (cmd == RTM_NEWNEIGH ?
+	    NLM_F_CREATE | NLM_F_REPLACE : 0), sizeof(*nd))) == NULL)
+		return -1;
+	nd = NLMSG_DATA(nh);
+	nd->ndm_family = AF_INET;
+	nd->ndm_ifindex = index;
+	nd->ndm_state = cmd == RTM_NEWNEIGH ? NUD_PERMANENT : 0;
+	if (nl_attr_put(nh, size, NDA_DST, &addr, sizeof(addr)) == -1)
+		return -1;
+	if (cmd == RTM_NEWNEIGH && nl_attr_put(nh, size, NDA_LLADDR, mac, 6) == -1)
+		return -1;
+	return 0;
 }
 
 /* A static entry in the bridge's table: mac is behind port index. */
@@ -561,6 +586,16 @@ nl_port_lock(int index, const uint8_t mac[6])
 	    nl_talk(buf, NULL, NULL) == -1)
 		return -1;
 	if (nlmsg_portlock(buf, sizeof(buf), index) == -1)
+		return -1;
+	return nl_talk(buf, NULL, NULL);
+}
+
+int
+nl_neigh(int cmd, int index, struct in_addr addr, const uint8_t mac[6])
+{
+	char	 buf[256] __attribute__((aligned(4)));
+
+	if (nlmsg_neigh(buf, sizeof(buf), cmd, index, addr, mac) == -1)
 		return -1;
 	return nl_talk(buf, NULL, NULL);
 }
