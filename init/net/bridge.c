@@ -64,14 +64,7 @@ bridge_setup(const char *name, const char *cidr, int mtu)
 		}
 		log_info("bridge %s: created", name);
 	}
-	/*
-	 * It may have been made before: set again. br_netfilter (loaded at
-	 * boot, config/modules.list) passes bridged frames through iptables,
-	 * where the anti-spoofing rules are.
-	 */
-	if (guest_side_sysctls(name) == -1 ||
-	    sysctl_write("/proc/sys/net/bridge/bridge-nf-call-iptables", "1") == -1 ||
-	    sysctl_write("/proc/sys/net/bridge/bridge-nf-call-ip6tables", "1") == -1)
+	if (guest_side_sysctls(name) == -1)	/* it may have been made before */
 		return -1;
 	if (nl_addr(RTM_NEWADDR, br.index, addr, prefix) == -1) {
 		log_warn("bridge %s: address %s", name, cidr);
@@ -213,6 +206,19 @@ bridge_neighbours(const struct fw_port *p, size_t n)
 	}
 	memcpy(have, next, nn * sizeof(have[0]));
 	nhave = nn;
+}
+
+/*
+ * br_netfilter (loaded at boot, config/modules.list) passes the bridged
+ * frames through iptables and ip6tables, where the anti-spoofing rules are.
+ */
+int
+bridge_netfilter(void)
+{
+	if (sysctl_write("/proc/sys/net/bridge/bridge-nf-call-iptables", "1") == -1 ||
+	    sysctl_write("/proc/sys/net/bridge/bridge-nf-call-ip6tables", "1") == -1)
+		return -1;
+	return 0;
 }
 
 /* Forwarding, on only once the whole ruleset is in place (l2net.c). */

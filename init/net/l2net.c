@@ -111,7 +111,8 @@ apply(void)
 	log_info("l2net: %s %s (subnet %s/%d) mtu %d, dhcp %s-%s lease %us (%s)",
 	    NETCONF_BRIDGE, cidr, ip4_str(netconf_network(&nc), net), nc.prefix, mtu,
 	    ip4_str(nc.range_start, a), ip4_str(nc.range_end, b), nc.lease, from);
-	l2.bridge_ok = bridge_setup(NETCONF_BRIDGE, cidr, mtu) == 0;	/* logs */
+	l2.bridge_ok = bridge_setup(NETCONF_BRIDGE, cidr, mtu) == 0 &&	/* logs */
+	    bridge_netfilter() == 0;
 	if (!l2.bridge_ok)
 		rv = -1;
 	if (dnsmasq_start(&nc, mtu) == -1)

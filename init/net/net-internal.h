@@ -74,5 +74,6 @@ int	 sysctl_write(const char *path, const char *value);	/* logs */
 int	 guest_side_sysctls(const char *ifname);	/* no IPv6, strict rp_filter; logs */
 int	 bridge_port_lock(const char *tap, const uint8_t mac[6]);	/* logs */
 void	 bridge_neighbours(const struct fw_port *, size_t n);	/* permanent; logs */
+int	 bridge_netfilter(void);	/* bridged frames through iptables; logs */
 
 #endif /* NESTBOX_NET_INTERNAL_H */
