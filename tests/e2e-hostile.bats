@@ -46,6 +46,8 @@ setup_file() {
 	done
 	echo "l1: neighbour $(ip neigh show 192.168.122.50 dev virbr0)"
 	echo "l1: spoofed packets dropped: $(iptables -t mangle -L NESTBOX_SPF -v -n -x | awk '$3 == "DROP" { print $1 }')"
+	g=/sys/fs/cgroup/nestbox-guests
+	echo "l1: cgroup web: weight=$(cat $g/cpu.weight) memory.max=$(cat $g/web/memory.max) pids.max=$(cat $g/web/pids.max) procs=$(wc -l <$g/web/cgroup.procs)"
 	echo "l1: ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)"
 	exec sleep 100000
 	SH
@@ -154,6 +156,8 @@ measure() {
 	refute_line --regexp '^l1: nbtap[0-9]+ disable_ipv6=0$'
 	assert_line --regexp '^l1: neighbour 192\.168\.122\.50 lladdr 52:54:00:00:00:50 PERMANENT'
 	assert_line --regexp '^l1: spoofed packets dropped: [1-9][0-9]*$'
+	# web's QEMU in its cgroup: 160 MiB and QEMU's 256 MiB
+	assert_line 'l1: cgroup web: weight=20 memory.max=436207616 pids.max=1024 procs=1'
 	# The peer's view: web answers through its forward.
 	answers 8080
 	# evil floods its console now: a guest added live, and the L1's stop

@@ -126,6 +126,10 @@ do_launch(struct vm *v)
 		vm_error(v, "fork: %s", strerror(errno));
 		return E_FAIL_TRANSIENT;
 	}
+	/* its own cgroup: CPU below PID 1's, its memory and QEMU's, no fork bomb */
+	if (ops->cgroup_add != NULL && ops->cgroup_add(v->g.name, pid, v->g.memory +
+	    CGROUP_OVERHEAD + (st.kvm ? 0 : CGROUP_TCG_OVERHEAD)) == -1 && errno != ENOENT)
+		log_warn("guest %s: cgroup", v->g.name);
 	v->qemu.pid = pid;
 	v->qemu.exited = qemu_exited;
 	ops->watch(&v->qemu);
@@ -461,6 +465,8 @@ qemu_exited(struct child *c, int status)
 		ops->qmp_close(&v->qmp);
 	v->qmp_up = 0;
 	ops->con_close(v);
+	if (ops->cgroup_end != NULL)
+		ops->cgroup_end(v->g.name);	/* nothing of it outlives QEMU */
 	ops->timer_set(&v->timer, 0);
 	v->exit_status = status;
 	switch (vm_after_exit(v->g.restart, status, 0)) {

@@ -267,6 +267,9 @@ struct vm_ops {
 	int	 (*unlink)(const char *path);
 	int	 (*rename)(const char *from, const char *to);
 	char	*(*read_file)(const char *path, size_t max, size_t *len);
+	/* cgroup v2 (NULL: none) */
+	int	 (*cgroup_add)(const char *name, pid_t, uint64_t memory_max);
+	void	 (*cgroup_end)(const char *name);	/* kills what is left */
 };
 extern const struct vm_ops vm_sys_ops;	/* host.c */
 void	 devices_for_guests(void);		/* host.c: at boot */

@@ -432,6 +432,10 @@ static struct {
 	char		 files[16][256];	/* what exists */
 	size_t		 nfiles;
 	const char	*leases;	/* dnsmasq's leases */
+	char		 cg_name[32];	/* the last cgroup_add */
+	pid_t		 cg_pid;
+	uint64_t	 cg_mem;
+	int		 cg_ends;	/* cgroup_end calls */
 } fk;
 
 static void
@@ -639,11 +643,23 @@ fk_read_file(const char *path, size_t max, size_t *len)
 	return NULL;
 }
 
+static int
+fk_cgroup_add(const char *name, pid_t pid, uint64_t mem)
+{
+	snprintf(fk.cg_name, sizeof(fk.cg_name), "%s", name);
+	fk.cg_pid = pid;
+	fk.cg_mem = mem;
+	return 0;
+}
+
+static void	 fk_cgroup_end(const char *name) { (void)name; fk.cg_ends++; }
+
 static const struct vm_ops fake_ops = {
 	fk_now, fk_timer_set, fk_spawn, fk_watch, fk_kill, fk_tap_create, fk_tap_delete,
 	fk_qmp_open, fk_qmp_command, fk_qmp_close, fk_con_open, fk_con_close, fk_env,
 	fk_exists, fk_mkdir_owned, fk_own_dir, fk_own, fk_pd_find, fk_disk_is_l1,
 	fk_write_file, fk_open_log, fk_close, fk_unlink, fk_rename, fk_read_file,
+	fk_cgroup_add, fk_cgroup_end,
 };
 
 static int	 rt_logfd;
@@ -792,6 +808,10 @@ rt_fetch_to_running(void **state)
 	/* the memory sample */
 	fire("a");
 	assert_int_equal(v->sample_rss, 300000);
+	/* QEMU in the guest's cgroup: its memory, QEMU's and TCG's cache */
+	assert_string_equal(fk.cg_name, "a");
+	assert_int_equal(fk.cg_pid, v->qemu.pid);
+	assert_int_equal(fk.cg_mem, (128ULL << 20) + CGROUP_OVERHEAD + CGROUP_TCG_OVERHEAD);
 	c = (char *)console();
 	assert_non_null(strstr(c, "nestbox: guest a: declared (1 vcpus, 128 MiB, 1 disks, "
 	    "restart always)\n"));
@@ -808,9 +828,11 @@ static void
 rt_stop_sequence(void **state)
 {
 	char	*c;
+	int	 ends;
 
 	(void)state;
 	up(DOC(GS("a")), "a");
+	ends = fk.cg_ends;
 	assert_int_equal(vm_control_ops.action("a", "stop"), 0);
 	assert_string_equal(st("a"), "stopping");
 	assert_string_equal(done(), "qmp system_powerdown\n");
@@ -827,6 +849,7 @@ rt_stop_sequence(void **state)
 	qemu_exit("a", KILLED(9));
 	assert_string_equal(st("a"), "stopped");
 	assert_string_equal(done(), "qmp close\ntap delete nbtap0\n");
+	assert_int_equal(fk.cg_ends, ends + 1);	/* what QEMU left is killed */
 	c = (char *)console();
 	assert_non_null(strstr(c, "guest a: stop requested\n"));
 	assert_non_null(strstr(c, "guest a: stopping\n"));
