@@ -131,7 +131,7 @@ measure() {
 	# The L2's view: each attack refused (its controls went through).
 	run grep -a '\[guest evil\] nbguest: evil: attack' "$VM_CONSOLE"
 	assert_line --partial 'attack ra: sent'
-	assert_line --partial 'attack ipv6: 0 replies from other nodes'
+	assert_line --regexp 'attack ipv6: 0 replies from other nodes to fe80::'
 	assert_line --partial 'attack spoof-ip: control: ping from own address answered'
 	assert_line --partial 'attack spoof-ip: ping from 192.168.122.99 refused'
 	assert_line --partial 'attack spoof-ip: tcp from 192.168.122.99 to 192.168.122.50 refused'
