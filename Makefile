@@ -112,10 +112,13 @@ $(OUT)/manifest.txt: $(OUT)/nestbox-gce.tar.gz scripts/mkmanifest
 # --- tests -------------------------------------------------------------------
 # The L2 test guest: our kernel and busybox with a small script as PID 1,
 # bootable from its disk (tests/l2-guest/init says what it does).
+# tests/l2-guest/nbra.c: the hostile guest's router advertisement (e2e-hostile.bats).
 L2_INPUTS := $(call stamp,busybox) $(call stamp,linux) $(call stamp,syslinux) \
+	$(call stamp,musl) $(call stamp,linux-headers) \
 	$(shell find tests/l2-guest -type f) scripts/mkrootfs scripts/install-modules scripts/mkinitramfs scripts/mkdisk
 $(OUT)/l2-guest.img: $(L2_INPUTS)
 	@scripts/mkrootfs $(OUT)/l2-guest/rootfs tests/l2-guest/init tests/l2-guest/overlay tests/l2-guest/modules.list busybox
+	@$(OUT)/toolchain/bin/musl-gcc -static -O2 -o $(OUT)/l2-guest/rootfs/usr/bin/nbra tests/l2-guest/nbra.c
 	@scripts/mkinitramfs $(OUT)/l2-guest/rootfs tests/l2-guest/rootfs.list '$(INITRAMFS_COMPRESS)' $(OUT)/l2-guest/initramfs.img
 	@scripts/mkdisk $@ 1 40 l2-state 'console=ttyS0,115200 panic=-1' \
 		$(OUT)/pkg/linux/boot/vmlinuz $(OUT)/l2-guest/initramfs.img $(OUT)/pkg/syslinux

@@ -112,6 +112,7 @@ struct guest_env {
 	size_t		 naliases;
 	uint32_t	 alias[GUEST_ALIASES_MAX];	/* the ranges' networks, host order */
 	int		 alias_prefix[GUEST_ALIASES_MAX];
+	uint32_t	 l1;		/* the L1's own address, host order; 0: not known */
 };
 int	 guests_verdict(const char *json, size_t len, const struct guest_env *,
 	    struct guest_set *, struct guest_errors *);	/* as guests_parse */

@@ -88,6 +88,8 @@ const struct vm_ops vm_sys_ops = {
 	.unlink = unlink,
 	.rename = rename,
 	.read_file = read_file,
+	.cgroup_add = cgroup_guest,
+	.cgroup_end = cgroup_guest_end,
 };
 
 void
@@ -113,5 +115,6 @@ devices_for_guests(void)
 		log_warn("guests: %s", STATE_IMAGES);
 	if (mkdir(STATE_GUESTS, 0755) == -1 && errno != EEXIST)
 		log_warn("guests: %s", STATE_GUESTS);
+	cgroup_init();		/* logs */
 }
 

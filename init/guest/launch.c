@@ -16,10 +16,9 @@
 #include "guest/vm.h"
 
 int
-tap_create(const char *name, uid_t owner)
+tap_create(const char *name, uid_t owner, const uint8_t mac[6])
 {
 	struct ifreq	 ifr;
-	struct nl_link	 br, tap;
 	int		 fd;
 
 	if ((fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) == -1)
@@ -34,9 +33,7 @@ tap_create(const char *name, uid_t owner)
 		return -1;
 	}
 	close(fd);
-	if (nl_link_get(NETCONF_BRIDGE, &br) == -1 || nl_link_get(name, &tap) == -1)
-		return -1;
-	return nl_link_set(tap.index, 1, br.mtu, br.index);
+	return l2net_port_setup(name, mac);	/* no IPv6, locked to mac, up */
 }
 
 void
@@ -115,7 +112,7 @@ vm_launch(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 		return fail(st, 1);
 	}
 	snprintf(v->tap, sizeof(v->tap), "nbtap%d", v->slot);
-	if (ops->tap_create(v->tap, vm_uid(v)) == -1) {
+	if (ops->tap_create(v->tap, vm_uid(v), v->g.mac) == -1) {
 		snprintf(st->error, sizeof(st->error), "tap %s on %s: %s", v->tap,
 		    NETCONF_BRIDGE, strerror(errno));
 		return fail(st, 1);

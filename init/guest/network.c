@@ -1,7 +1,9 @@
 /*
- * The guests on the network: static leases and forwards from every
- * declared guest, to dnsmasq and the firewall; each guest's address, its
- * static one or dnsmasq's lease for its MAC, polled.
+ * The guests on the network: static leases, forwards and bridge ports
+ * from every declared guest, to dnsmasq and the firewall; each guest's
+ * address, its static one or dnsmasq's lease for its MAC, polled. A guest's
+ * port lets it send IPv4 from that address only once it is known: until
+ * its lease is seen, DHCP alone (firewall.c).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -43,11 +45,13 @@ apply_network(void)
 {
 	struct static_lease	 leases[GUESTS_MAX];
 	struct forward		 fw[GUESTS_MAX * (GUEST_FORWARDS_MAX + 1)];
+	struct fw_port		 ports[GUESTS_MAX];
 	char			 ips[GUESTS_MAX][IP4_STRLEN], macs[GUESTS_MAX][18];
 	uint32_t		 gip;
-	size_t			 i, k, nl = 0, nf = 0;
+	size_t			 i, k, nl = 0, nf = 0, np = 0;
 	struct vm		*v;
 
+	memset(ports, 0, sizeof(ports));	/* compared whole */
 	for (i = 0; i < GUESTS_MAX; i++) {
 		if ((v = vms.v[i]) == NULL || v->fsm.goal == G_REMOVE)
 			continue;
@@ -58,10 +62,15 @@ apply_network(void)
 			leases[nl].ip = ip4_str(v->g.ip, ips[nl]);
 			nl++;
 		}
-		if (v->ip[0] == '\0')
+		if (v->ip[0] == '\0' || ip4_parse(v->ip, strlen(v->ip), &gip) == -1)
+			gip = 0;
+		/* every guest that may run: its tap sends nothing else */
+		ports[np].slot = v->slot;
+		memcpy(ports[np].mac, v->g.mac, sizeof(ports[np].mac));
+		ports[np].ip = gip;	/* 0: DHCP only */
+		np++;
+		if (gip == 0)
 			continue;	/* no address yet: forwards follow the lease */
-		if (ip4_parse(v->ip, strlen(v->ip), &gip) == -1)
-			gip = 0;	/* firewall_rules() refuses it */
 		for (k = 0; k < v->g.nforwards; k++) {
 			const struct guest_forward *f = &v->g.forwards[k];
 
@@ -83,7 +92,7 @@ apply_network(void)
 	}
 	if (dnsmasq_leases(leases, nl) == -1)
 		log_warn("guests: static leases");
-	if (firewall_forwards(fw, nf) == -1)
+	if (firewall_guests(fw, nf, ports, np) == -1)
 		log_warn("guests: forwards");
 }
 

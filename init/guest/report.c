@@ -50,6 +50,7 @@ vm_json(const struct vm *v)
 	}
 	snprintf(path, sizeof(path), "%s/console.log", v->dir);
 	cJSON_AddStringToObject(o, "console_log", path);
+	cJSON_AddNumberToObject(o, "console_lines_dropped", (double)v->dropped_total);
 	return o;
 }
 

@@ -50,12 +50,35 @@ ranges_str(const struct guest_env *env, char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * Why an address a guest claims on the L1's side (alias-ip, a forward's
+ * alias-ip) can not be its: NULL if it can. 169.254.0.0/16 would take the
+ * metadata server (nat OUTPUT does not redirect it, firewall.c, but the
+ * guest would still hold PID 1's address), 127.0.0.0/8 is the L1's
+ * loopback, the L2 subnet its guests'. A whole alias IP can not be the L1's
+ * own address (0: not known): it would take its DHCP and replies.
+ */
+static const char *
+claim_bad(const struct guest_env *env, uint32_t a, int whole)
+{
+	if ((a >> 16) == 0xa9fe)
+		return "is in 169.254.0.0/16 (the metadata server's)";
+	if ((a >> 24) == 127)
+		return "is in 127.0.0.0/8";
+	if (env->have_net && netconf_contains(&env->net, a))
+		return "is in the L2 subnet";
+	if (whole && env->l1 != 0 && a == env->l1)
+		return "is the L1's own address";
+	return NULL;
+}
+
 /* The first thing wrong with g against env, into err; "" if nothing. */
 static void
 check_one(const struct guest *g, const struct guest_env *env, char *err, size_t size)
 {
 	const struct netconf	*nc = &env->net;
 	char			 a[IP4_STRLEN], n[IP4_STRLEN], r[160];
+	const char		*why;
 	size_t			 i;
 
 	err[0] = '\0';
@@ -71,6 +94,17 @@ check_one(const struct guest *g, const struct guest_env *env, char *err, size_t 
 		    "subnet's network" : "subnet's broadcast");
 		return;
 	}
+	if (g->alias_ip != 0 && (why = claim_bad(env, g->alias_ip, 1)) != NULL) {
+		snprintf(err, size, "alias-ip: %s %s", ip4_str(g->alias_ip, a), why);
+		return;
+	}
+	for (i = 0; i < g->nforwards; i++)
+		if (g->forwards[i].alias_ip != 0 &&
+		    (why = claim_bad(env, g->forwards[i].alias_ip, 0)) != NULL) {
+			snprintf(err, size, "forwards[%zu].alias-ip: %s %s", i,
+			    ip4_str(g->forwards[i].alias_ip, a), why);
+			return;
+		}
 	if (!env->have_aliases)
 		return;
 	if (g->alias_ip != 0 && !alias_ok(env, g->alias_ip)) {

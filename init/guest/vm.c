@@ -126,6 +126,10 @@ do_launch(struct vm *v)
 		vm_error(v, "fork: %s", strerror(errno));
 		return E_FAIL_TRANSIENT;
 	}
+	/* its own cgroup: CPU below PID 1's, its memory and QEMU's, no fork bomb */
+	if (ops->cgroup_add != NULL && ops->cgroup_add(v->g.name, pid, v->g.memory +
+	    CGROUP_OVERHEAD + (st.kvm ? 0 : CGROUP_TCG_OVERHEAD)) == -1 && errno != ENOENT)
+		log_warn("guest %s: cgroup", v->g.name);
 	v->qemu.pid = pid;
 	v->qemu.exited = qemu_exited;
 	ops->watch(&v->qemu);
@@ -268,6 +272,7 @@ vm_begin(struct vm *v)
 		guest_clear(&v->g);
 		v->g = v->next;
 		memset(&v->next, 0, sizeof(v->next));
+		apply_network();	/* its MAC and address: its port's rules */
 	}
 	v->delay = 0;
 	v->error[0] = '\0';
@@ -460,6 +465,8 @@ qemu_exited(struct child *c, int status)
 		ops->qmp_close(&v->qmp);
 	v->qmp_up = 0;
 	ops->con_close(v);
+	if (ops->cgroup_end != NULL)
+		ops->cgroup_end(v->g.name);	/* nothing of it outlives QEMU */
 	ops->timer_set(&v->timer, 0);
 	v->exit_status = status;
 	switch (vm_after_exit(v->g.restart, status, 0)) {
@@ -640,6 +647,7 @@ env_now(struct guest_env *env)
 	if (nc != NULL) {
 		env->net = *nc;
 		env->have_net = 1;
+		env->l1 = l2net_eth0();
 	}
 	if (metadata_aliases(&cidrs, &n) == 0 &&
 	    guest_env_aliases(env, cidrs, n < GUEST_ALIASES_MAX ? n : GUEST_ALIASES_MAX) == -1)
@@ -879,7 +887,7 @@ vm_init(void)
 	    metadata_watch("nestbox-network", on_network, NULL) == -1)
 		return -1;
 	metadata_on_aliases(vm_recheck);
-	return net_on_ready(vm_net_up);
+	return l2net_on_ready(vm_net_up);	/* not before the ruleset is in place */
 }
 
 /* The unit tests: every guest gone, no declaration, as at boot. */

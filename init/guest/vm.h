@@ -31,6 +31,7 @@
 #define VM_CONNECT_MAX	30000		/* QMP not up by then: killed, backoff */
 #define VM_LEASE_POLL	2000		/* ms between reads of dnsmasq's leases */
 #define VM_LINE_MAX	512
+#define VM_MIRROR_MAX	8192		/* bytes of a guest's lines waiting for the L1's console */
 #define VM_SAMPLE_MS	10000		/* the memory sample, into a run */
 #define VM_BRIEF_MAX	6		/* guests detailed in nestbox/status */
 #define VM_SUBS		4
@@ -197,6 +198,10 @@ struct vm {
 	struct event	 con;
 	char		 line[VM_LINE_MAX];
 	size_t		 linelen;
+	char		 mirror[VM_MIRROR_MAX];	/* "[guest NAME] ..." lines not yet written */
+	size_t		 mirrorlen;
+	unsigned long	 dropped;	/* lines dropped since the last notice */
+	unsigned long	 dropped_total;	/* in this L1's life */
 	struct vm_sub	 subs[VM_SUBS];
 	struct timer	 timer;
 	uint64_t	 since;		/* now of the last state change */
@@ -241,7 +246,8 @@ struct vm_ops {
 	pid_t	 (*spawn)(char *const argv[], const int fds[3], const struct cred *);
 	void	 (*watch)(struct child *);
 	int	 (*kill)(pid_t, int sig);
-	int	 (*tap_create)(const char *name, uid_t owner);	/* on NETCONF_BRIDGE */
+	int	 (*tap_create)(const char *name, uid_t owner,
+		    const uint8_t mac[6]);	/* on NETCONF_BRIDGE, locked to mac */
 	void	 (*tap_delete)(const char *name);
 	int	 (*qmp_open)(struct qmp *, const char *path);
 	int	 (*qmp_command)(struct qmp *, const char *execute);
@@ -262,6 +268,9 @@ struct vm_ops {
 	int	 (*unlink)(const char *path);
 	int	 (*rename)(const char *from, const char *to);
 	char	*(*read_file)(const char *path, size_t max, size_t *len);
+	/* cgroup v2 (NULL: none) */
+	int	 (*cgroup_add)(const char *name, pid_t, uint64_t memory_max);
+	void	 (*cgroup_end)(const char *name);	/* kills what is left */
 };
 extern const struct vm_ops vm_sys_ops;	/* host.c */
 void	 devices_for_guests(void);		/* host.c: at boot */
@@ -298,7 +307,7 @@ void	 own_dir(const char *dir, uid_t, const char *who);
 
 /* launch.c: the tap, QEMU's command line */
 int	 vm_launch(struct vm *, const struct vm_ops *, struct vm_step *);
-int	 tap_create(const char *name, uid_t owner);
+int	 tap_create(const char *name, uid_t owner, const uint8_t mac[6]);
 void	 tap_delete(const char *name);
 void	 qemu_last_words(const char *dir, char *buf, size_t size);
 

@@ -34,6 +34,35 @@
  *
  * Rules are written in iptables-save's own form, so that a save of the
  * loaded ruleset reads the same (tests/l2net.bats checks it).
+ *
+ * Guests are not trusted (docs/security.md, "A hostile guest"):
+ *
+ * - Anti-spoofing: a guest sends only from its own MAC and, over IPv4, only
+ *   from its own address (static, or dnsmasq's lease once it is known; DHCP
+ *   from 0.0.0.0 always). The image has legacy iptables only: no ebtables,
+ *   arptables or nft (libnftnl is not obtainable). So br_netfilter passes
+ *   the bridged IPv4 and IPv6 frames through iptables, where the physdev
+ *   match names the guest's tap and the mac match its source MAC: mangle
+ *   PREROUTING sends everything from an nbtap+ port to NESTBOX_SPF, which
+ *   lets each tap's own (MAC, address) pair through and drops the rest.
+ *   PREROUTING sees a guest's packets once, whether they are bridged to
+ *   another guest, routed out or for the L1. A tap that the ruleset does
+ *   not know yet (a load failed, or is late) sends nothing: closed by
+ *   default. iptables never sees ARP: the tap's bridge port is locked
+ *   instead (bridge.c), so a frame of any kind from another MAC is dropped.
+ * - IPv6: the L1 has no IPv6 business with its guests. virbr0 and the taps
+ *   have IPv6 disabled and accept no router advertisement (bridge.c), and
+ *   firewall6_rules() drops what guests send to the L1 over IPv6 and every
+ *   forwarded IPv6 packet, bridged ones between guests included. eth0's
+ *   IPv6 is left as it is.
+ * - PID 1's own traffic to 169.254.0.0/16 never meets a DNAT: nat OUTPUT
+ *   jumps to NESTBOX_DNAT for other destinations only. A forward whose
+ *   address is in 169.254.0.0/16, 127.0.0.0/8 or the L2 subnet, or a whole
+ *   alias IP that is the L1's own address, is skipped with a comment
+ *   (guests_check_net() refuses them first, naming the field).
+ * - Of the L1's own users, the guests' QEMUs and nestbox-fetch-http (uid
+ *   901, plain http(s) downloads) may not reach 169.254.0.0/16 at all;
+ *   dnsmasq (nobody) only the metadata server's DNS, port 53.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +77,7 @@
 #include "net/net-internal.h"
 
 #define REJECT	"-j REJECT --reject-with icmp-port-unreachable"
+#define MD_SERVER	"169.254.169.254/32"
 
 static const char *const protoname[] = {
 	[FWD_TCP] = "tcp", [FWD_UDP] = "udp", [FWD_ALL] = "all"
@@ -57,7 +87,8 @@ static const char *const protoname[] = {
 struct fwd {
 	enum fwd_proto	 proto;
 	int		 any;		/* match_ip and eth0 unknown: -i eth0 */
-	int		 skip;		/* the guest is outside the subnet */
+	int		 skip;		/* not in the ruleset: */
+	const char	*why;		/* why, in the comment */
 	uint32_t	 match, guest;
 	uint16_t	 port, gport;
 };
@@ -80,8 +111,7 @@ fwd_check(const struct netconf *nc, const struct forward *f, uint32_t eth0,
 	if ((out->guest = f->guest_ip) == 0)
 		goto bad;
 	if (f->proto == FWD_ALL) {
-		/* the L1's own address whole would take its DHCP and replies */
-		if (out->any || out->match == eth0 || f->match_ip == 0)
+		if (out->any || f->match_ip == 0)
 			goto bad;
 	} else {
 		if (f->port == 0)
@@ -89,8 +119,21 @@ fwd_check(const struct netconf *nc, const struct forward *f, uint32_t eth0,
 		out->port = f->port;
 		out->gport = f->guest_port ? f->guest_port : f->port;
 	}
-	out->skip = !netconf_contains(nc, out->guest) || out->guest == nc->addr ||
-	    out->guest == netconf_network(nc) || out->guest == netconf_broadcast(nc);
+	if (!netconf_contains(nc, out->guest) || out->guest == nc->addr ||
+	    out->guest == netconf_network(nc) || out->guest == netconf_broadcast(nc))
+		out->why = "";		/* "not in" the subnet */
+	else if (out->any)
+		;
+	else if ((out->match >> 16) == 0xa9fe)	/* 169.254/16: PID 1's own metadata */
+		out->why = "the address is in 169.254.0.0/16";
+	else if ((out->match >> 24) == 127)
+		out->why = "the address is in 127.0.0.0/8";
+	else if (netconf_contains(nc, out->match))
+		out->why = "the address is in the L2 subnet";
+	else if (f->proto == FWD_ALL && out->match == eth0)
+		/* the L1's own address whole would take its DHCP and replies */
+		out->why = "a whole alias IP can not be the L1's own address";
+	out->skip = out->why != NULL;
 	return 0;
 bad:
 	errno = EINVAL;
@@ -98,8 +141,11 @@ bad:
 }
 
 static void
-add_mangle(struct text *t)
+add_mangle(struct text *t, const struct netconf *nc, const struct fw_port *p, size_t n)
 {
+	char	 a[IP4_STRLEN], mac[18];
+	size_t	 i;
+
 	text_add(t, "*mangle\n"
 	    ":PREROUTING ACCEPT [0:0]\n"
 	    ":INPUT ACCEPT [0:0]\n"
@@ -108,10 +154,26 @@ add_mangle(struct text *t)
 	    ":POSTROUTING ACCEPT [0:0]\n"
 	    ":NESTBOX_MSS - [0:0]\n"
 	    ":NESTBOX_PRT - [0:0]\n"
+	    ":NESTBOX_SPF - [0:0]\n"
+	    "-A PREROUTING -m physdev --physdev-in " FIREWALL_TAP "+ -j NESTBOX_SPF\n"
 	    "-A FORWARD -j NESTBOX_MSS\n"
 	    "-A POSTROUTING -j NESTBOX_PRT\n"
 	    "-A NESTBOX_MSS -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n"
-	    "-A NESTBOX_PRT -o " NETCONF_BRIDGE " -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill\n"
+	    "-A NESTBOX_PRT -o " NETCONF_BRIDGE " -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill\n");
+	for (i = 0; i < n; i++) {
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p[i].mac[0],
+		    p[i].mac[1], p[i].mac[2], p[i].mac[3], p[i].mac[4], p[i].mac[5]);
+		/* an address outside the subnet (after a change of it): DHCP only */
+		if (p[i].ip != 0 && netconf_contains(nc, p[i].ip) && p[i].ip != nc->addr &&
+		    p[i].ip != netconf_network(nc) && p[i].ip != netconf_broadcast(nc))
+			text_add(t, "-A NESTBOX_SPF -s %s/32 -m physdev --physdev-in "
+			    FIREWALL_TAP "%d -m mac --mac-source %s -j RETURN\n",
+			    ip4_str(p[i].ip, a), p[i].slot, mac);
+		text_add(t, "-A NESTBOX_SPF -s 0.0.0.0/32 -d 255.255.255.255/32 -p udp "
+		    "-m physdev --physdev-in " FIREWALL_TAP "%d -m mac --mac-source %s "
+		    "-m udp --sport 68 --dport 67 -j RETURN\n", p[i].slot, mac);
+	}
+	text_add(t, "-A NESTBOX_SPF -j DROP\n"
 	    "COMMIT\n");
 }
 
@@ -129,7 +191,8 @@ add_nat(struct text *t, const char *net, const struct fwd *f, size_t n)
 	    ":NESTBOX_DNAT - [0:0]\n"
 	    ":NESTBOX_PRT - [0:0]\n"
 	    "-A PREROUTING -j NESTBOX_DNAT\n"
-	    "-A OUTPUT -j NESTBOX_DNAT\n"
+	    /* PID 1's own requests to the metadata server are never redirected */
+	    "-A OUTPUT ! -d " FIREWALL_METADATA " -j NESTBOX_DNAT\n"
 	    "-A POSTROUTING -j NESTBOX_PRT\n");
 	/* ports first: a port of an alias IP can go elsewhere than the rest */
 	for (i = 0; i < n; i++) {
@@ -201,9 +264,11 @@ add_filter(struct text *t, const char *net, const struct fwd *f, size_t n)
 	    "-A NESTBOX_FWO -s %s -i " NETCONF_BRIDGE " -j ACCEPT\n"
 	    "-A NESTBOX_FWO -i " NETCONF_BRIDGE " " REJECT "\n"
 	    "-A NESTBOX_FWX -i " NETCONF_BRIDGE " -o " NETCONF_BRIDGE " -j ACCEPT\n", net);
+	/* replies only on the interface the connection went out of */
 	text_add(t, "-A NESTBOX_INP -i lo -j ACCEPT\n"
 	    "-A NESTBOX_INP -d " FIREWALL_METADATA " -i " NETCONF_BRIDGE " " REJECT "\n"
-	    "-A NESTBOX_INP -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+	    "-A NESTBOX_INP -i " FIREWALL_WAN " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+	    "-A NESTBOX_INP -i " NETCONF_BRIDGE " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
 	    "-A NESTBOX_INP -i " NETCONF_BRIDGE " -p udp -m udp --dport 67 -j ACCEPT\n"
 	    "-A NESTBOX_INP -i " NETCONF_BRIDGE " -p udp -m udp --dport 53 -j ACCEPT\n"
 	    "-A NESTBOX_INP -i " NETCONF_BRIDGE " -p tcp -m tcp --dport 53 -j ACCEPT\n"
@@ -218,17 +283,24 @@ add_filter(struct text *t, const char *net, const struct fwd *f, size_t n)
 	    /* the guests' QEMUs: not even they reach the metadata server */
 	    "-A NESTBOX_OUT -d " FIREWALL_METADATA " -m owner --uid-owner "
 	    GUEST_UID_RANGE " " REJECT "\n"
-	    "COMMIT\n");
+	    /* plain http(s) downloads: no token, no metadata server */
+	    "-A NESTBOX_OUT -d " FIREWALL_METADATA " -m owner --uid-owner %d " REJECT "\n"
+	    /* dnsmasq: the metadata server's DNS and nothing else there */
+	    "-A NESTBOX_OUT -d " MD_SERVER " -p udp -m owner --uid-owner %d -m udp --dport 53 -j ACCEPT\n"
+	    "-A NESTBOX_OUT -d " MD_SERVER " -p tcp -m owner --uid-owner %d -m tcp --dport 53 -j ACCEPT\n"
+	    "-A NESTBOX_OUT -d " FIREWALL_METADATA " -m owner --uid-owner %d " REJECT "\n"
+	    "COMMIT\n", FETCH_HTTP_UID, DNSMASQ_UID, DNSMASQ_UID, DNSMASQ_UID);
 }
 
 /*
- * The ruleset for the network and n forwards, eth0 the L1's primary
- * address (0: not known yet; then forwards to it match on eth0). Returns
- * the length, or -1 with EINVAL for a malformed forward or ENOSPC.
+ * The ruleset for the network, n forwards and the guests' nports bridge
+ * ports, eth0 the L1's primary address (0: not known yet; then forwards to
+ * it match on eth0). Returns the length, or -1 with EINVAL for a malformed
+ * forward or port, or ENOSPC.
  */
 int
 firewall_rules(const struct netconf *nc, const struct forward *fw, size_t n,
-    uint32_t eth0, char *buf, size_t size)
+    const struct fw_port *ports, size_t nports, uint32_t eth0, char *buf, size_t size)
 {
 	struct text	 t;
 	struct fwd	*f;
@@ -236,6 +308,11 @@ firewall_rules(const struct netconf *nc, const struct forward *fw, size_t n,
 	size_t		 i;
 	int		 len;
 
+	for (i = 0; i < nports; i++)
+		if (ports[i].slot < 0 || ports[i].slot >= 1000 || (ports[i].mac[0] & 1)) {
+			errno = EINVAL;
+			return -1;
+		}
 	if ((f = calloc(n ? n : 1, sizeof(*f))) == NULL)
 		return -1;
 	snprintf(net, sizeof(net), "%s/%d", ip4_str(netconf_network(nc), a), nc->prefix);
@@ -257,9 +334,12 @@ firewall_rules(const struct netconf *nc, const struct forward *fw, size_t n,
 			text_add(&t, "%s", ip4_str(f[i].match, a));
 		if (f[i].proto != FWD_ALL)
 			text_add(&t, ":%u", f[i].port);
-		text_add(&t, " -> %s: not in %s\n", ip4_str(f[i].guest, a), net);
+		if (f[i].why[0] == '\0')
+			text_add(&t, " -> %s: not in %s\n", ip4_str(f[i].guest, a), net);
+		else
+			text_add(&t, " -> %s: %s\n", ip4_str(f[i].guest, a), f[i].why);
 	}
-	add_mangle(&t);
+	add_mangle(&t, nc, ports, nports);
 	add_nat(&t, net, f, n);
 	add_filter(&t, net, f, n);
 	free(f);
@@ -267,26 +347,62 @@ firewall_rules(const struct netconf *nc, const struct forward *fw, size_t n,
 	return len;
 }
 
-/* The forwards and the network the ruleset is made of. */
+/*
+ * IPv6 on the guests' side: nothing from virbr0 to the L1, nothing from
+ * the L1 to virbr0, and nothing forwarded (the bridged frames between
+ * guests included, through br_netfilter). INPUT and OUTPUT keep their
+ * ACCEPT policy: eth0's IPv6 is GCE's business. Returns the length, or -1
+ * with ENOSPC.
+ */
+int
+firewall6_rules(char *buf, size_t size)
+{
+	struct text	 t;
+
+	text_init(&t, buf, size);
+	text_add(&t, "# nestbox: IPv6 on the L2 network's side (firewall.c), for ip6tables-restore\n"
+	    "*filter\n"
+	    ":INPUT ACCEPT [0:0]\n"
+	    ":FORWARD DROP [0:0]\n"
+	    ":OUTPUT ACCEPT [0:0]\n"
+	    ":NESTBOX_FWD - [0:0]\n"
+	    ":NESTBOX_INP - [0:0]\n"
+	    ":NESTBOX_OUT - [0:0]\n"
+	    "-A INPUT -j NESTBOX_INP\n"
+	    "-A FORWARD -j NESTBOX_FWD\n"
+	    "-A OUTPUT -j NESTBOX_OUT\n"
+	    "-A NESTBOX_FWD -j DROP\n"
+	    "-A NESTBOX_INP -i " NETCONF_BRIDGE " -j DROP\n"
+	    "-A NESTBOX_OUT -o " NETCONF_BRIDGE " -j DROP\n"
+	    "COMMIT\n");
+	return text_done(&t);
+}
+
+/* The forwards, ports and the network the ruleset is made of. */
 static struct {
 	struct forward	*fwd;		/* a copy */
 	size_t		 n;
+	struct fw_port	*port;		/* a copy */
+	size_t		 nports;
 	int		 have_net;
 	struct netconf	 nc;
 	uint32_t	 eth0;		/* 0: not known */
-	int		 loaded;	/* FIREWALL_RULES holds a good ruleset */
+	int		 loaded;	/* FIREWALL_RULES{,6} hold a good ruleset, in place */
 	int		 current;	/* and it is the latest */
+	char		 error[600];	/* the last load's failure; "" if it worked */
+	void		(*on_load)(void);
 } fw;
 
 /*
- * Runs iptables-restore on path, its stderr in a memfd so a failure can be
- * logged with iptables' own words. It takes milliseconds, so PID 1 waits
- * for it here rather than in the event loop. Returns 0 if it succeeded.
+ * Runs bin (iptables-restore or ip6tables-restore) on path, its stderr in a
+ * memfd so a failure can be logged with iptables' own words. It takes
+ * milliseconds, so PID 1 waits for it here rather than in the event loop.
+ * Returns 0 if it succeeded.
  */
 static int
-restore(const char *path, char *err, size_t errlen)
+restore(const char *bin, const char *path, char *err, size_t errlen)
 {
-	char	*argv[] = { FIREWALL_RESTORE, (char *)path, NULL };
+	char	*argv[] = { (char *)bin, (char *)path, NULL };
 	int	 fds[3] = { -1, -1, -1 }, status, saved;
 	ssize_t	 r;
 	pid_t	 pid;
@@ -324,49 +440,90 @@ restore(const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+/* Loads both documents, IPv4 then IPv6; 0, or -1 with the reason in fw.error. */
+static int
+restore_both(const char *v4, const char *v6)
+{
+	char	 err[512];
+
+	if (restore(FIREWALL_RESTORE, v4, err, sizeof(err)) == -1) {
+		snprintf(fw.error, sizeof(fw.error), "iptables-restore failed: %s",
+		    err[0] != '\0' ? err : strerror(errno));
+		return -1;
+	}
+	if (restore(FIREWALL_RESTORE6, v6, err, sizeof(err)) == -1) {
+		snprintf(fw.error, sizeof(fw.error), "ip6tables-restore failed: %s",
+		    err[0] != '\0' ? err : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 apply(void)
 {
-	char	 path[] = FIREWALL_RULES ".new", err[512], *buf;
-	size_t	 size = 16384 + fw.n * 512;
+	char	 path[] = FIREWALL_RULES ".new", path6[] = FIREWALL_RULES6 ".new", *buf;
+	char	 why[sizeof(fw.error)];
+	size_t	 size = 16384 + fw.n * 512 + fw.nports * 512;
 	int	 len, rv = -1;
 
 	fw.current = 0;
 	if ((buf = malloc(size)) == NULL) {
+		snprintf(fw.error, sizeof(fw.error), "%s", strerror(errno));
 		log_warn("firewall");
+		if (fw.on_load != NULL)
+			fw.on_load();
 		return -1;
 	}
-	if ((len = firewall_rules(&fw.nc, fw.fwd, fw.n, fw.eth0, buf, size)) == -1) {
+	if ((len = firewall_rules(&fw.nc, fw.fwd, fw.n, fw.port, fw.nports, fw.eth0,
+	    buf, size)) == -1) {
+		snprintf(fw.error, sizeof(fw.error), "ruleset: %s", strerror(errno));
 		log_warn("firewall: ruleset");
 		goto out;
 	}
 	if (mkdir(DNSMASQ_DIR, 0755) == -1 && errno != EEXIST) {
+		snprintf(fw.error, sizeof(fw.error), "%s: %s", DNSMASQ_DIR, strerror(errno));
 		log_warn("firewall: %s", DNSMASQ_DIR);
 		goto out;
 	}
 	if (write_file(path, buf, len, 0600) == -1) {
+		snprintf(fw.error, sizeof(fw.error), "%s: %s", path, strerror(errno));
 		log_warn("firewall: %s", path);
 		goto out;
 	}
-	if (restore(path, err, sizeof(err)) == -1) {
-		if (err[0] != '\0')
-			log_warnx("firewall: iptables-restore failed: %s", err);
-		else
-			log_warn("firewall: iptables-restore");
-		if (fw.loaded && restore(FIREWALL_RULES, err, sizeof(err)) == 0)
-			log_warnx("firewall: the previous ruleset is back in place");
-		else if (fw.loaded)
-			log_warnx("firewall: the previous ruleset failed as well: %s", err);
+	if ((len = firewall6_rules(buf, size)) == -1 ||
+	    write_file(path6, buf, len, 0600) == -1) {
+		snprintf(fw.error, sizeof(fw.error), "%s: %s", path6, strerror(errno));
+		log_warn("firewall: %s", path6);
 		goto out;
 	}
-	if (rename(path, FIREWALL_RULES) == -1)
+	if (restore_both(path, path6) == -1) {
+		log_warnx("firewall: %s", fw.error);
+		memcpy(why, fw.error, sizeof(why));
+		if (fw.loaded && restore_both(FIREWALL_RULES, FIREWALL_RULES6) == 0)
+			log_warnx("firewall: the previous ruleset is back in place");
+		else if (fw.loaded) {
+			/* what is in place now is unknown: nothing counts as loaded */
+			log_warnx("firewall: the previous ruleset failed as well: %s",
+			    fw.error);
+			fw.loaded = 0;
+		}
+		memcpy(fw.error, why, sizeof(fw.error));
+		goto out;
+	}
+	if (rename(path, FIREWALL_RULES) == -1 || rename(path6, FIREWALL_RULES6) == -1) {
 		log_warn("firewall: %s", FIREWALL_RULES);
-	else
+		fw.loaded = 0;	/* no last good copy to go back to */
+	} else
 		fw.loaded = 1;
 	fw.current = 1;
+	fw.error[0] = '\0';
 	rv = 0;
+	bridge_neighbours(fw.port, fw.nports);	/* logs */
 out:
 	free(buf);
+	if (fw.on_load != NULL)
+		fw.on_load();
 	return rv;
 }
 
@@ -375,6 +532,29 @@ int
 firewall_loaded(void)
 {
 	return fw.current;
+}
+
+/* 1: a whole ruleset, IPv4 and IPv6, is in place (maybe not the latest). */
+int
+firewall_ever_loaded(void)
+{
+	return fw.loaded || fw.current;
+}
+
+/* 1: the last load failed, and why in buf. */
+int
+firewall_error(char *buf, size_t size)
+{
+	if (fw.error[0] == '\0')
+		return 0;
+	snprintf(buf, size, "%s", fw.error);
+	return 1;
+}
+
+void
+firewall_on_load(void (*fn)(void))
+{
+	fw.on_load = fn;
 }
 
 /* Loads the ruleset for the network, eth0 the L1's address (0: not known); logs. */
@@ -387,18 +567,38 @@ firewall_apply(const struct netconf *nc, uint32_t eth0)
 	return apply();
 }
 
-/* Replaces the forwards and, once the network is up, reloads the ruleset. */
+/*
+ * Replaces the forwards and the guests' bridge ports (copies) and, once the
+ * network is up, reloads the ruleset.
+ */
 int
-firewall_forwards(const struct forward *f, size_t n)
+firewall_guests(const struct forward *f, size_t n, const struct fw_port *p, size_t np)
 {
 	struct forward	*v;
+	struct fw_port	*w;
 
 	if ((v = calloc(n ? n : 1, sizeof(*v))) == NULL)
 		return -1;
+	if ((w = calloc(np ? np : 1, sizeof(*w))) == NULL) {
+		free(v);
+		return -1;
+	}
 	if (n > 0)
 		memcpy(v, f, n * sizeof(*v));
+	if (np > 0)
+		memcpy(w, p, np * sizeof(*w));
 	free(fw.fwd);
 	fw.fwd = v;
 	fw.n = n;
+	free(fw.port);
+	fw.port = w;
+	fw.nports = np;
 	return fw.have_net ? apply() : 0;
+}
+
+/* Replaces the forwards, the ports as they are. */
+int
+firewall_forwards(const struct forward *f, size_t n)
+{
+	return firewall_guests(f, n, fw.port, fw.nports);
 }

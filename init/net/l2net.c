@@ -2,10 +2,18 @@
  * The L2 network, put together: once eth0 has its lease (net_on_ready, then
  * eth0_up) and on every change of the nestbox-network value (metadata_watch,
  * then network_set), the value is parsed and checked,
- * then the bridge, IP forwarding, dnsmasq and the firewall are brought to
+ * then the bridge, dnsmasq, the firewall and IP forwarding are brought to
  * it, in that order. An invalid value is reported and the network keeps the
  * configuration it has (the defaults at first).
+ *
+ * Fail closed: forwarding is turned on only once a whole ruleset (IPv4 and
+ * IPv6) is in place, and the guests start (l2net_on_ready) only then. A
+ * ruleset that fails to load is an error in the log, in the status
+ * (l2net.firewall_error, which the guest attributes carry too), and the
+ * guests wait; the next change (a guest's forwards or address, the network)
+ * tries again.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +36,40 @@ static struct {
 	const char	*from;		/* "defaults", "nestbox-network" */
 	char		 error[256];	/* the value's last error, "" if none */
 	int		 ok;		/* every step of the last apply worked */
+	int		 bridge_ok;	/* the bridge and its sysctls are in place */
+	int		 ready;		/* the guests may start: bridge and rulesets */
+	void		(*on_ready[2])(void);
 } l2;
+
+/* Once the bridge and a whole ruleset are in place: forwarding, then the guests. */
+static void
+check_ready(void)
+{
+	size_t	 i;
+
+	if (!l2.bridge_ok || !firewall_ever_loaded()) {
+		if (!firewall_ever_loaded())
+			ip_forward_set(0);	/* logs */
+		return;
+	}
+	if (ip_forward_set(1) == -1)		/* logs */
+		return;
+	if (l2.ready)
+		return;
+	l2.ready = 1;
+	log_info("l2net: the ruleset is in place: guests may start");
+	for (i = 0; i < sizeof(l2.on_ready) / sizeof(l2.on_ready[0]); i++)
+		if (l2.on_ready[i] != NULL)
+			l2.on_ready[i]();
+}
+
+/* firewall.c: a load was tried (a guest's forwards or address changed) */
+static void
+on_firewall(void)
+{
+	if (l2.applied)
+		check_ready();
+}
 
 static void
 apply(void)
@@ -70,14 +111,15 @@ apply(void)
 	log_info("l2net: %s %s (subnet %s/%d) mtu %d, dhcp %s-%s lease %us (%s)",
 	    NETCONF_BRIDGE, cidr, ip4_str(netconf_network(&nc), net), nc.prefix, mtu,
 	    ip4_str(nc.range_start, a), ip4_str(nc.range_end, b), nc.lease, from);
-	if (bridge_setup(NETCONF_BRIDGE, cidr, mtu) == -1)	/* logs */
-		rv = -1;
-	if (ip_forward_enable() == -1)		/* logs */
+	l2.bridge_ok = bridge_setup(NETCONF_BRIDGE, cidr, mtu) == 0 &&	/* logs */
+	    bridge_netfilter() == 0;
+	if (!l2.bridge_ok)
 		rv = -1;
 	if (dnsmasq_start(&nc, mtu) == -1)
 		rv = -1;
 	if (firewall_apply(&nc, l2.eth0_addr) == -1)
 		rv = -1;
+	check_ready();		/* forwarding, and the guests, after the ruleset */
 	l2.nc = nc;
 	l2.mtu = mtu;
 	l2.fw_eth0 = l2.eth0_addr;
@@ -150,7 +192,7 @@ on_network(const char *v, void *arg)
 static void
 render(cJSON *o, int brief)
 {
-	char	 a[IP4_STRLEN], b[IP4_STRLEN], buf[64];
+	char	 a[IP4_STRLEN], b[IP4_STRLEN], buf[64], err[600];
 	pid_t	 pid = dnsmasq_pid();
 
 	(void)brief;
@@ -178,6 +220,11 @@ render(cJSON *o, int brief)
 		cJSON_AddNullToObject(o, "dnsmasq_pid");
 	cJSON_AddStringToObject(o, "leases", DNSMASQ_LEASES);
 	cJSON_AddBoolToObject(o, "firewall", firewall_loaded());
+	if (firewall_error(err, sizeof(err)))
+		cJSON_AddStringToObject(o, "firewall_error", err);
+	else
+		cJSON_AddNullToObject(o, "firewall_error");
+	cJSON_AddBoolToObject(o, "guests_allowed", l2.ready);
 }
 
 static struct status_section section = { "l2net", render, NULL };
@@ -188,11 +235,42 @@ l2net_conf(void)
 	return l2.applied ? &l2.nc : NULL;
 }
 
+uint32_t
+l2net_eth0(void)
+{
+	return l2.eth0_addr;
+}
+
+/* fn runs once, when the bridge and a whole ruleset are first in place. */
+int
+l2net_on_ready(void (*fn)(void))
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(l2.on_ready) / sizeof(l2.on_ready[0]); i++)
+		if (l2.on_ready[i] == NULL) {
+			l2.on_ready[i] = fn;
+			if (l2.ready)
+				fn();
+			return 0;
+		}
+	errno = ENOSPC;
+	return -1;
+}
+
+/* A guest's tap, before QEMU opens it: no IPv6, locked to its MAC, up. */
+int
+l2net_port_setup(const char *tap, const uint8_t mac[6])
+{
+	return bridge_port_lock(tap, mac);	/* logs */
+}
+
 /* Hooks the network to eth0's lease and to the metadata value. */
 int
 l2net_init(void)
 {
 	status_section_add(&section);
+	firewall_on_load(on_firewall);
 	metadata_watch("nestbox-network", on_network, NULL);	/* logs */
 	return net_on_ready(on_lease);
 }

@@ -12,12 +12,16 @@ int	 dnsmasq_config(const struct netconf *, int mtu, char *buf, size_t size);	/*
 int	 dnsmasq_hosts(const struct netconf *, const struct static_lease *, size_t n,
 	    char *buf, size_t size);	/* length; EINVAL: a malformed lease */
 int	 firewall_rules(const struct netconf *, const struct forward *, size_t n,
-	    uint32_t eth0, char *buf, size_t size);	/* length; EINVAL: a bad forward */
+	    const struct fw_port *, size_t nports, uint32_t eth0, char *buf,
+	    size_t size);	/* length; EINVAL: a bad forward or port */
+int	 firewall6_rules(char *buf, size_t size);	/* length */
 
 /* What l2net.c puts together. */
 int	 dnsmasq_start(const struct netconf *, int mtu);	/* (re)starts on a new config */
 int	 firewall_apply(const struct netconf *, uint32_t eth0);	/* 0: not known; logs */
 int	 firewall_loaded(void);		/* 1: the latest ruleset is in place */
+int	 firewall_ever_loaded(void);	/* 1: a whole ruleset (v4 and v6) is in place */
+void	 firewall_on_load(void (*)(void));	/* called after each load, good or not */
 const struct lease *net_lease(void);	/* NULL: no lease */
 
 /* netlink.c */
@@ -33,6 +37,12 @@ int	 nlmsg_newlink(void *buf, size_t size, const char *name, const char *kind,
 	    const char *peer);			/* peer: a veth's other end */
 int	 nlmsg_addr(void *buf, size_t size, int cmd, int index, struct in_addr, int prefix);
 int	 nlmsg_getaddr(void *buf, size_t size);
+int	 nlmsg_portlock(void *buf, size_t size, int index);
+int	 nlmsg_fdb_static(void *buf, size_t size, int index, const uint8_t mac[6]);
+int	 nl_port_lock(int index, const uint8_t mac[6]);	/* the static entry, then the lock */
+int	 nlmsg_neigh(void *buf, size_t size, int cmd, int index, struct in_addr,
+	    const uint8_t mac[6]);
+int	 nl_neigh(int cmd, int index, struct in_addr, const uint8_t mac[6]);
 int	 nlmsg_route(void *buf, size_t size, int cmd, const struct nl_route *);
 int	 nl_attrs_parse(const struct nlmsghdr *, size_t hdrlen, const struct rtattr *tb[],
 	    size_t max);
@@ -56,6 +66,11 @@ int	 cidr_parse(const char *s, size_t len, struct in_addr *, int *prefix);	/* no
 
 /* bridge.c */
 int	 bridge_setup(const char *name, const char *cidr, int mtu);	/* logs */
-int	 ip_forward_enable(void);
+int	 ip_forward_set(int on);	/* logs */
+int	 sysctl_write(const char *path, const char *value);	/* logs */
+int	 guest_side_sysctls(const char *ifname);	/* no IPv6, strict rp_filter; logs */
+int	 bridge_port_lock(const char *tap, const uint8_t mac[6]);	/* logs */
+void	 bridge_neighbours(const struct fw_port *, size_t n);	/* permanent; logs */
+int	 bridge_netfilter(void);	/* bridged frames through iptables; logs */
 
 #endif /* NESTBOX_NET_INTERNAL_H */

@@ -58,9 +58,14 @@ struct static_lease {
 int	 dnsmasq_leases(const struct static_lease *, size_t n);	/* rewrites, SIGHUP */
 pid_t	 dnsmasq_pid(void);		/* 0: not running */
 
-/* firewall.c: the iptables ruleset, generated whole and loaded atomically. */
+/* firewall.c: the iptables and ip6tables rulesets, generated whole and loaded atomically. */
 #define FIREWALL_RESTORE	"/usr/sbin/iptables-restore"
+#define FIREWALL_RESTORE6	"/usr/sbin/ip6tables-restore"
 #define FIREWALL_RULES		"/run/nestbox/iptables.rules"
+#define FIREWALL_RULES6		"/run/nestbox/ip6tables.rules"
+#define FIREWALL_TAP		"nbtap"		/* a guest's tap is nbtapSLOT */
+#define FETCH_HTTP_UID		901	/* nestbox-fetch-http: plain http(s), no token */
+#define DNSMASQ_UID		65534	/* nobody */
 #define FIREWALL_WAN		"eth0"
 #define FIREWALL_METADATA	"169.254.0.0/16"	/* 169.254.169.254 and its link-local range */
 #define GUEST_UID_BASE		20000	/* a guest's QEMU runs as GUEST_UID_BASE + its slot */
@@ -73,11 +78,22 @@ struct forward {			/* addresses in host byte order */
 	uint32_t	 guest_ip;	/* 0: none, refused */
 	uint16_t	 guest_port;	/* 0: port */
 };
+struct fw_port {				/* a guest's bridge port: what it may send from */
+	int		 slot;		/* its tap: nbtapSLOT */
+	uint8_t		 mac[6];
+	uint32_t	 ip;		/* host byte order; 0: not known yet (DHCP only) */
+};
 int	 firewall_forwards(const struct forward *, size_t n);	/* copies, reapplies */
+int	 firewall_guests(const struct forward *, size_t n, const struct fw_port *,
+	    size_t nports);	/* both copied, reapplies */
+int	 firewall_error(char *buf, size_t size);	/* 1: the last load failed, why in buf */
 
 /* l2net.c: bridge, dnsmasq and firewall from the network's configuration. */
 int	 l2net_init(void);		/* eth0's lease and nestbox-network */
 const struct netconf *l2net_conf(void);	/* the network in use; NULL: not up */
+uint32_t l2net_eth0(void);		/* the L1's address, host byte order; 0: not known */
+int	 l2net_on_ready(void (*)(void));	/* once: the bridge and both rulesets are in place */
+int	 l2net_port_setup(const char *tap, const uint8_t mac[6]);	/* before it is up; logs */
 
 /* netlink.c: rtnetlink. nlmsg_* build a request into buf (EMSGSIZE if it
  * does not fit), nl_* send it and wait for the kernel's answer. */

@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <sys/socket.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -140,6 +141,75 @@ nlmsg_setlink(void *buf, size_t size, int index, int up, unsigned mtu, int maste
 	if (master >= 0 && nl_attr_put_u32(nh, size, IFLA_MASTER, master) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * A bridge port locked to what the bridge's table says (Linux 5.18's
+ * IFLA_BRPORT_LOCKED): a frame whose source MAC has no entry pointing at
+ * this port is dropped, and the port learns nothing.
+ */
+int
+nlmsg_portlock(void *buf, size_t size, int index)
+{
+	struct nlmsghdr		*nh;
+	struct ifinfomsg	*ifi;
+	struct rtattr		*nest;
+	uint8_t			 off = 0, on = 1;
+
+	if ((nh = nl_msg_init(buf, size, RTM_SETLINK, NLM_F_ACK, sizeof(*ifi))) == NULL)
+		return -1;
+	ifi = NLMSG_DATA(nh);
+	ifi->ifi_family = AF_BRIDGE;
+	ifi->ifi_index = index;
+	if ((nest = nl_nest_start(nh, size, IFLA_PROTINFO | NLA_F_NESTED)) == NULL ||
+	    nl_attr_put(nh, size, IFLA_BRPORT_LEARNING, &off, 1) == -1 ||
+	    nl_attr_put(nh, size, IFLA_BRPORT_LOCKED, &on, 1) == -1)
+		return -1;
+	return nl_nest_end(nh, nest);
+}
+
+/*
+ * The L1's own neighbour entry for addr on link index (cmd RTM_NEWNEIGH:
+ * permanent, mac; RTM_DELNEIGH: removed). A permanent entry is never
+ * changed by ARP.
+ */
+int
+nlmsg_neigh(void *buf, size_t size, int cmd, int index, struct in_addr addr,
+    const uint8_t mac[6])
+{
+	struct nlmsghdr	*nh;
+	struct ndmsg	*nd;
+
+	if ((nh = nl_msg_init(buf, size, cmd, NLM_F_ACK | (cmd == RTM_NEWNEIGH ?
+	    NLM_F_CREATE | NLM_F_REPLACE : 0), sizeof(*nd))) == NULL)
+		return -1;
+	nd = NLMSG_DATA(nh);
+	nd->ndm_family = AF_INET;
+	nd->ndm_ifindex = index;
+	nd->ndm_state = cmd == RTM_NEWNEIGH ? NUD_PERMANENT : 0;
+	if (nl_attr_put(nh, size, NDA_DST, &addr, sizeof(addr)) == -1)
+		return -1;
+	if (cmd == RTM_NEWNEIGH && nl_attr_put(nh, size, NDA_LLADDR, mac, 6) == -1)
+		return -1;
+	return 0;
+}
+
+/* A static entry in the bridge's table: mac is behind port index. */
+int
+nlmsg_fdb_static(void *buf, size_t size, int index, const uint8_t mac[6])
+{
+	struct nlmsghdr	*nh;
+	struct ndmsg	*nd;
+
+	if ((nh = nl_msg_init(buf, size, RTM_NEWNEIGH,
+	    NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, sizeof(*nd))) == NULL)
+		return -1;
+	nd = NLMSG_DATA(nh);
+	nd->ndm_family = AF_BRIDGE;
+	nd->ndm_ifindex = index;
+	nd->ndm_state = NUD_NOARP;
+	nd->ndm_flags = NTF_MASTER;
+	return nl_attr_put(nh, size, NDA_LLADDR, mac, 6);
 }
 
 /*
@@ -503,6 +573,29 @@ nl_link_set(int index, int up, unsigned mtu, int master)
 	char	 buf[256] __attribute__((aligned(4)));
 
 	if (nlmsg_setlink(buf, sizeof(buf), index, up, mtu, master) == -1)
+		return -1;
+	return nl_talk(buf, NULL, NULL);
+}
+
+int
+nl_port_lock(int index, const uint8_t mac[6])
+{
+	char	 buf[256] __attribute__((aligned(4)));
+
+	if (nlmsg_fdb_static(buf, sizeof(buf), index, mac) == -1 ||
+	    nl_talk(buf, NULL, NULL) == -1)
+		return -1;
+	if (nlmsg_portlock(buf, sizeof(buf), index) == -1)
+		return -1;
+	return nl_talk(buf, NULL, NULL);
+}
+
+int
+nl_neigh(int cmd, int index, struct in_addr addr, const uint8_t mac[6])
+{
+	char	 buf[256] __attribute__((aligned(4)));
+
+	if (nlmsg_neigh(buf, sizeof(buf), cmd, index, addr, mac) == -1)
 		return -1;
 	return nl_talk(buf, NULL, NULL);
 }

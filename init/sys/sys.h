@@ -20,6 +20,17 @@ int	 mount_dev(void);		/* devtmpfs on /dev; does not log */
 int	 mount_early(void);		/* proc, sys, ...; logs each failure */
 void	 unmount_all(void);
 
+/* cgroup.c: each guest's QEMU in its own cgroup v2 group, under the guests'. */
+#define CGROUP_ROOT		"/sys/fs/cgroup"
+#define CGROUP_GUESTS		CGROUP_ROOT "/nestbox-guests"
+#define CGROUP_GUESTS_WEIGHT	"20"		/* all guests together; a root process: 100 */
+#define CGROUP_OVERHEAD		(256ULL << 20)	/* QEMU's own memory, above the guest's */
+#define CGROUP_TCG_OVERHEAD	(1ULL << 30)	/* and TCG's translation cache */
+#define CGROUP_PIDS_MAX		"1024"
+int	 cgroup_init(void);		/* logs */
+int	 cgroup_guest(const char *name, pid_t, uint64_t memory_max);
+void	 cgroup_guest_end(const char *name);	/* cgroup.kill, rmdir; logs */
+
 /* cpu.c */
 enum cpu_vendor { CPU_OTHER, CPU_INTEL, CPU_AMD };
 struct cpu {

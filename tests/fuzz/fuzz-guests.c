@@ -74,6 +74,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&ge, 0, sizeof(ge));
 	netconf_default(&ge.net);
 	ge.have_net = 1;
+	ge.l1 = 0x0a800005;
 	if (guest_env_aliases(&ge, ranges, 2) == -1)
 		abort();
 	guests_check_net(&set, &ge, &errs);

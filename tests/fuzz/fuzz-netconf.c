@@ -36,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		netconf_check(&nc, 0x0a800005, err, sizeof(err));
 		if (dnsmasq_config(&nc, netconf_mtu(&nc, 1460), buf, sizeof(buf)) <= 0 ||
-		    firewall_rules(&nc, NULL, 0, 0x0a800005, buf, sizeof(buf)) <= 0)
+		    firewall_rules(&nc, NULL, 0, NULL, 0, 0x0a800005, buf, sizeof(buf)) <= 0)
 			abort();
 	} else if (strncmp(err, "nestbox-network: ", 17) != 0)
 		abort();

@@ -701,6 +701,49 @@ guest_env(void **state)
 	assert_false(guest_env_equal(&a, &b));
 }
 
+/* Addresses a guest may not claim on the L1's side, each error naming its field. */
+static void
+guest_net_claims(void **state)
+{
+	struct guest_set	 set;
+	struct guest_errors	 errs;
+	struct guest_env	 env;
+
+	(void)state;
+	memset(&env, 0, sizeof(env));
+	netconf_default(&env.net);
+	env.have_net = 1;
+	assert_int_equal(parse(DOC(
+	    "{\"name\": \"a\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:a\"}], \"alias-ip\": \"169.254.169.254\"},"
+	    "{\"name\": \"c\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:c\"}], \"alias-ip\": \"192.168.122.77\"},"
+	    "{\"name\": \"d\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:d\"}], "
+	    "\"forwards\": [{\"port\": 22}, {\"port\": 80, \"alias-ip\": \"169.254.1.1\"}]},"
+	    "{\"name\": \"e\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:e\"}], "
+	    "\"forwards\": [{\"port\": 8080, \"alias-ip\": \"10.128.0.6\"}], \"alias-ip\": \"10.128.1.7\"}"),
+	    &set, &errs), 0);
+	assert_int_equal(set.n, 4);
+	assert_int_equal((env.l1 = 0x0a800006, guests_check_net(&set, &env, &errs)), 3);
+	assert_int_equal(set.n, 1);
+	/* a forward may use the L1's own address: that is a port of it */
+	assert_string_equal(set.v[0].name, "e");
+	assert_string_equal(errs.v[0], "guest a: alias-ip: 169.254.169.254 is in "
+	    "169.254.0.0/16 (the metadata server's)");
+	assert_string_equal(errs.v[1], "guest c: alias-ip: 192.168.122.77 is in the L2 subnet");
+	assert_string_equal(errs.v[2], "guest d: forwards[1].alias-ip: 169.254.1.1 is in "
+	    "169.254.0.0/16 (the metadata server's)");
+	guests_free(&set);
+	guest_errors_free(&errs);
+	/* a whole alias IP that is the L1's own address */
+	assert_int_equal(parse(DOC(
+	    "{\"name\": \"b\", \"memory\": \"1G\", \"disks\": [{\"source\": \"state:b\"}], \"alias-ip\": \"10.128.0.6\"}"),
+	    &set, &errs), 0);
+	assert_int_equal((env.l1 = 0, guests_check_net(&set, &env, &errs)), 0);	/* not known yet */
+	assert_int_equal((env.l1 = 0x0a800006, guests_check_net(&set, &env, &errs)), 1);
+	assert_string_equal(errs.v[0], "guest b: alias-ip: 10.128.0.6 is the L1's own address");
+	guests_free(&set);
+	guest_errors_free(&errs);
+}
+
 /* field (a prefix that ends in the key) with a string of max bytes, then max + 1 */
 static void
 text_check(size_t max, const char *field, const char *msg)
@@ -823,6 +866,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(guest_qemu_args),
 	cmocka_unit_test(guest_net),
 	cmocka_unit_test(guest_env),
+	cmocka_unit_test(guest_net_claims),
 	cmocka_unit_test(guest_limits),
 	cmocka_unit_test(guest_golden),
 };

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -351,6 +352,33 @@ netns_leave(void **state)
 	return 0;
 }
 
+static int
+sysctl_read(const char *path)
+{
+	char	 buf[16] = "";
+	int	 fd;
+
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
+	close(fd);
+	return atoi(buf);
+}
+
+/* A /proc file's text, in a static buffer. */
+static const char *
+file_text(const char *path)
+{
+	static char	 buf[8192];
+	ssize_t		 n;
+	int		 fd;
+
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_true((n = read(fd, buf, sizeof(buf) - 1)) >= 0);
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
 static void
 nl_live(void **state)
 {
@@ -440,6 +468,25 @@ nl_live(void **state)
 	assert_int_equal(nl_addr_list(br.index, ads, 4, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(ads[0].addr.s_addr, ip("10.0.5.1").s_addr);
+	/* no IPv6 on the guests' side: the bridge, and what is made after it */
+	assert_int_equal(sysctl_read("/proc/sys/net/ipv6/conf/virbr0/disable_ipv6"), 1);
+	assert_int_equal(sysctl_read("/proc/sys/net/ipv6/conf/virbr0/accept_ra"), 0);
+	assert_int_equal(sysctl_read("/proc/sys/net/ipv4/conf/virbr0/rp_filter"), 1);
+	assert_int_equal(sysctl_read("/proc/sys/net/ipv6/conf/default/disable_ipv6"), 1);
+	/* a guest's tap (a veth here): no IPv6, locked to its MAC, up */
+	assert_int_equal(nl_link_add("nbtap9", "veth", "nbtap9p"), 0);
+	assert_int_equal(sysctl_read("/proc/sys/net/ipv6/conf/nbtap9/disable_ipv6"), 1);
+	assert_int_equal(bridge_port_lock("nbtap9", (const uint8_t *)"\x52\x54\x00\x00\x00\x50"), 0);
+	assert_int_equal(nl_link_get("nbtap9", &a), 0);
+	assert_int_equal(a.master, br.index);
+	assert_int_equal(a.up, 1);
+	/* the L1's permanent neighbour entries follow the guests */
+	bridge_neighbours(&(struct fw_port){ 9, { 0x52, 0x54, 0, 0, 0, 0x50 },
+	    0x0a000532 }, 1);
+	assert_non_null(strstr(file_text("/proc/net/arp"), "10.0.5.50        0x1         "
+	    "0x6         52:54:00:00:00:50"));	/* ATF_COM | ATF_PERM */
+	bridge_neighbours(NULL, 0);
+	assert_null(strstr(file_text("/proc/net/arp"), "10.0.5.50 "));
 	assert_int_equal(bridge_setup("virbr0", "10.0.5.1/31", 1400), -1);
 	assert_int_equal(bridge_setup("virbr0", "10.0.5.1", 1400), -1);
 	assert_int_equal(net_alias_routes((const char *[]){ "10.128.16.0/28", "10.128.17.5" }, 2), 0);

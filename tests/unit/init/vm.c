@@ -5,6 +5,7 @@
  * the runtime driven through a fake struct vm_ops (vm-runtime.inc).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +433,10 @@ static struct {
 	char		 files[16][256];	/* what exists */
 	size_t		 nfiles;
 	const char	*leases;	/* dnsmasq's leases */
+	char		 cg_name[32];	/* the last cgroup_add */
+	pid_t		 cg_pid;
+	uint64_t	 cg_mem;
+	int		 cg_ends;	/* cgroup_end calls */
 } fk;
 
 static void
@@ -507,8 +512,9 @@ static void	 fk_watch(struct child *c) { (void)c; }
 static int	 fk_kill(pid_t p, int sig) { did("kill %d %d", (int)p, sig); return 0; }
 
 static int
-fk_tap_create(const char *name, uid_t owner)
+fk_tap_create(const char *name, uid_t owner, const uint8_t mac[6])
 {
+	(void)mac;
 	did("tap %s %u", name, (unsigned)owner);
 	errno = EPERM;
 	return fk.tap_fail ? -1 : 0;
@@ -638,11 +644,23 @@ fk_read_file(const char *path, size_t max, size_t *len)
 	return NULL;
 }
 
+static int
+fk_cgroup_add(const char *name, pid_t pid, uint64_t mem)
+{
+	snprintf(fk.cg_name, sizeof(fk.cg_name), "%s", name);
+	fk.cg_pid = pid;
+	fk.cg_mem = mem;
+	return 0;
+}
+
+static void	 fk_cgroup_end(const char *name) { (void)name; fk.cg_ends++; }
+
 static const struct vm_ops fake_ops = {
 	fk_now, fk_timer_set, fk_spawn, fk_watch, fk_kill, fk_tap_create, fk_tap_delete,
 	fk_qmp_open, fk_qmp_command, fk_qmp_close, fk_con_open, fk_con_close, fk_env,
 	fk_exists, fk_mkdir_owned, fk_own_dir, fk_own, fk_pd_find, fk_disk_is_l1,
 	fk_write_file, fk_open_log, fk_close, fk_unlink, fk_rename, fk_read_file,
+	fk_cgroup_add, fk_cgroup_end,
 };
 
 static int	 rt_logfd;
@@ -791,6 +809,10 @@ rt_fetch_to_running(void **state)
 	/* the memory sample */
 	fire("a");
 	assert_int_equal(v->sample_rss, 300000);
+	/* QEMU in the guest's cgroup: its memory, QEMU's and TCG's cache */
+	assert_string_equal(fk.cg_name, "a");
+	assert_int_equal(fk.cg_pid, v->qemu.pid);
+	assert_int_equal(fk.cg_mem, (128ULL << 20) + CGROUP_OVERHEAD + CGROUP_TCG_OVERHEAD);
 	c = (char *)console();
 	assert_non_null(strstr(c, "nestbox: guest a: declared (1 vcpus, 128 MiB, 1 disks, "
 	    "restart always)\n"));
@@ -807,9 +829,11 @@ static void
 rt_stop_sequence(void **state)
 {
 	char	*c;
+	int	 ends;
 
 	(void)state;
 	up(DOC(GS("a")), "a");
+	ends = fk.cg_ends;
 	assert_int_equal(vm_control_ops.action("a", "stop"), 0);
 	assert_string_equal(st("a"), "stopping");
 	assert_string_equal(done(), "qmp system_powerdown\n");
@@ -826,6 +850,7 @@ rt_stop_sequence(void **state)
 	qemu_exit("a", KILLED(9));
 	assert_string_equal(st("a"), "stopped");
 	assert_string_equal(done(), "qmp close\ntap delete nbtap0\n");
+	assert_int_equal(fk.cg_ends, ends + 1);	/* what QEMU left is killed */
 	c = (char *)console();
 	assert_non_null(strstr(c, "guest a: stop requested\n"));
 	assert_non_null(strstr(c, "guest a: stopping\n"));
@@ -1284,6 +1309,82 @@ rt_console(void **state)
 	rmtree(dir);
 }
 
+/*
+ * A guest that prints faster than the L1's console takes: PID 1 never
+ * blocks, lines that do not fit are dropped and counted, and the console
+ * says how many once it takes bytes again.
+ */
+static void
+rt_console_flood(void **state)
+{
+	struct vm	*v;
+	struct sockaddr_un sun;
+	char		*dir, path[128], line[64], *big, *got;
+	int		 ls, peer, p[2], fl, k;
+	size_t		 len = 0, cap = 1 << 20;
+	ssize_t		 n;
+
+	(void)state;
+	up(DOC(GS("a")), "a");
+	v = vm_find("a");
+	dir = tmpdir();
+	snprintf(v->run, sizeof(v->run), "%s", dir);
+	snprintf(path, sizeof(path), "%s/console.sock", dir);
+	assert_int_equal(unix_addr(&sun, path), 0);
+	assert_true((ls = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	v->con.fd = -1;
+	assert_int_equal(con_open(v), 0);
+	assert_true((peer = accept(ls, NULL, NULL)) >= 0);
+	/* the L1's console: a pipe, blocking like /dev/console, and full */
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 4096);
+	fl = fcntl(p[1], F_GETFL);
+	assert_int_equal(fcntl(p[1], F_SETFL, fl | O_NONBLOCK), 0);
+	while (write(p[1], "x", 1) == 1)
+		;
+	assert_int_equal(fcntl(p[1], F_SETFL, fl), 0);
+	log_init(p[1]);
+	/* 2000 lines: the handler returns each time (a blocking write would hang here) */
+	for (k = 0; k < 2000; k++) {
+		n = snprintf(line, sizeof(line), "flood line %d\n", k);
+		assert_int_equal(write(peer, line, n), n);
+		v->con.handler(&v->con, EPOLLIN);
+	}
+	assert_true(v->mirrorlen <= VM_MIRROR_MAX);
+	assert_true(v->dropped > 0);
+	assert_int_equal(v->dropped, v->dropped_total);
+	/* drain the console: what was buffered goes out, then the count */
+	assert_non_null(big = malloc(cap));
+	fl = fcntl(p[0], F_GETFL);
+	assert_int_equal(fcntl(p[0], F_SETFL, fl | O_NONBLOCK), 0);
+	for (k = 0; k < 100 && (v->mirrorlen > 0 || v->dropped > 0); k++) {
+		while ((n = read(p[0], big + len, cap - len - 1)) > 0)
+			len += n;
+		/* the next line of the guest comes in: the port has room again */
+		assert_int_equal(write(peer, "more\n", 5), 5);
+		v->con.handler(&v->con, EPOLLIN);
+	}
+	while ((n = read(p[0], big + len, cap - len - 1)) > 0)
+		len += n;
+	big[len] = '\0';
+	assert_int_equal(v->mirrorlen, 0);
+	assert_int_equal(v->dropped, 0);
+	assert_non_null(strstr(big, "[guest a] flood line 0\n"));
+	snprintf(line, sizeof(line), "[guest a] %lu lines dropped\n", v->dropped_total);
+	assert_non_null(got = strstr(big, line));
+	assert_non_null(strstr(got, "[guest a] more\n"));
+	free(big);
+	log_init(rt_logfd);
+	close(p[0]);
+	close(p[1]);
+	close(peer);
+	v->con.handler(&v->con, EPOLLIN);
+	close(ls);
+	rmtree(dir);
+}
+
 static void
 rt_network(void **state)
 {
@@ -1605,7 +1706,7 @@ rt_network_change(void **state)
 	RT(rt_remove_while_starting), RT(rt_remove_and_declare_again), \
 	RT(rt_changed_declaration), RT(rt_fetch_failures), RT(rt_stop_during_fetch), \
 	RT(rt_shared_download), RT(rt_exit_policies), RT(rt_shutdown), \
-	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), \
+	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), RT(rt_console_flood), \
 	RT(rt_network), RT(rt_misc), RT(rt_sys), RT(rt_check_equals_pid1), \
 	RT(rt_network_change),
 
