@@ -34,15 +34,6 @@ sys_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-static int
-sys_mkdir_owned(const char *path, uid_t uid, mode_t mode)
-{
-	if (mkdir(path, mode) == -1 && errno != EEXIST)
-		return -1;
-	if (chown(path, uid, uid) == -1 || chmod(path, mode) == -1)
-		return -1;
-	return 0;
-}
 
 static int
 sys_own(const char *path, uid_t uid, mode_t mode)
@@ -56,10 +47,42 @@ sys_pd_find(const char *ref, char *path, size_t size)
 	return pd_find("/sys/block", ref, path, size);
 }
 
+/* qemu.log, in the guest's root-owned directory: PID 1's file, made anew. */
 static int
 sys_open_log(const char *path)
 {
-	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	return file_fresh(path, 0, 0, 0600);
+}
+
+/* A file QEMU writes into PID 1's directory (console.log): made anew, its. */
+static int
+sys_make_file(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+	int	 fd;
+
+	if ((fd = file_fresh(path, uid, gid, mode)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/*
+ * QMP's socket, in the run directory QEMU writes: connected to through an
+ * fd of the socket itself (a socket, QEMU's), never through a symlink.
+ */
+static int
+sys_qmp_open(struct qmp *q, const char *path, uid_t owner)
+{
+	char	 proc[32];
+	int	 fd, r, saved;
+
+	if ((fd = sock_checked(path, owner, proc, sizeof(proc))) == -1)
+		return -1;
+	r = qmp_open(q, proc);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
 }
 
 const struct vm_ops vm_sys_ops = {
@@ -70,14 +93,14 @@ const struct vm_ops vm_sys_ops = {
 	.kill = sys_kill,
 	.tap_create = tap_create,
 	.tap_delete = tap_delete,
-	.qmp_open = qmp_open,
+	.qmp_open = sys_qmp_open,
 	.qmp_command = qmp_command,
 	.qmp_close = qmp_close,
 	.con_open = con_open,
 	.con_close = con_close,
 	.env = sys_env,
 	.exists = sys_exists,
-	.mkdir_owned = sys_mkdir_owned,
+	.mkdir_owned = dir_owned,
 	.own_dir = own_dir,
 	.own = sys_own,
 	.pd_find = sys_pd_find,
@@ -88,6 +111,7 @@ const struct vm_ops vm_sys_ops = {
 	.unlink = unlink,
 	.rename = rename,
 	.read_file = read_file,
+	.make_file = sys_make_file,
 };
 
 void

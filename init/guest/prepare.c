@@ -132,20 +132,35 @@ yes:
 	return 1;
 }
 
-/* Files in a guest's directory belong to the uid it runs as now (its slot
- * may differ from the last run's). */
+/*
+ * The files in a guest's disks directory belong to the uid it runs as now
+ * (its slot may differ from the last run's). Only what a guest's uid made
+ * is given: a regular file with one link owned by a guest uid, looked at
+ * through its own fd. Never a symlink's target, a hard link to another's
+ * file, or a file of root's.
+ */
 void
 own_dir(const char *dir, uid_t uid, const char *who)
 {
 	DIR		*d;
 	struct dirent	*de;
+	struct stat	 st;
+	int		 fd;
 
 	if ((d = opendir(dir)) == NULL)
 		return;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.' &&
-		    fchownat(dirfd(d), de->d_name, uid, uid, AT_SYMLINK_NOFOLLOW) == -1)
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((fd = open_at_checked(dirfd(d), de->d_name, O_RDONLY, 0,
+		    (uid_t)-1)) == -1)
+			continue;	/* not a file of anyone's: left alone */
+		if (fstat(fd, &st) == 0 && st.st_uid != uid &&
+		    st.st_uid >= GUEST_UID_BASE && st.st_uid < GUEST_UID_BASE + GUESTS_MAX &&
+		    fchown(fd, uid, uid) == -1)
 			log_warn("guest %s: %s/%s", who, dir, de->d_name);
+		close(fd);
+	}
 	closedir(d);
 }
 
@@ -217,7 +232,7 @@ disk_file(struct vm *v, const struct vm_ops *ops, size_t i, const char *base,
 {
 	const struct guest_disk *d = &v->g.disks[i];
 	const char	*fmt = d->format == FMT_QCOW2 ? "qcow2" : "raw";
-	char		 size[32], *argv[16];
+	char		 size[32], *argv[16], old[PATH_MAX];
 	int		 n = 0, shared = d->src.kind == SRC_HTTPS ||
 			    d->src.kind == SRC_HTTP || d->src.kind == SRC_GS;
 
@@ -225,9 +240,14 @@ disk_file(struct vm *v, const struct vm_ops *ops, size_t i, const char *base,
 		snprintf(v->disk[i], sizeof(v->disk[i]), "%s", base);
 		return 0;
 	}
-	snprintf(v->disk[i], sizeof(v->disk[i]), "%s/disk%zu-%08lx.%s", v->dir, i,
-	    src_key(&d->src), d->overlay ? "qcow2" : fmt);
+	snprintf(v->disk[i], sizeof(v->disk[i]), "%s/" VM_DISKS "/disk%zu-%08lx.%s",
+	    v->dir, i, src_key(&d->src), d->overlay ? "qcow2" : fmt);
 	if (ops->exists(v->disk[i]))
+		return 0;
+	/* made before the disks directory was the guest's own: moved there */
+	snprintf(old, sizeof(old), "%s/disk%zu-%08lx.%s", v->dir, i, src_key(&d->src),
+	    d->overlay ? "qcow2" : fmt);
+	if (ops->exists(old) && ops->rename(old, v->disk[i]) == 0)
 		return 0;
 	snprintf(v->job_dest, sizeof(v->job_dest), "%s", v->disk[i]);
 	snprintf(v->job_tmp, sizeof(v->job_tmp), "%s.part", v->disk[i]);
@@ -292,15 +312,20 @@ write_seed(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 int
 vm_prepare(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 {
-	char	 base[PATH_MAX], field[32];
+	char	 base[PATH_MAX], field[32], disks[PATH_MAX];
 	size_t	 i;
 	int	 r;
 
 	st->kind = STEP_READY;
-	st->log[0] = st->fresh[0] = '\0';
-	if (ops->mkdir_owned(v->dir, vm_uid(v), 0700) == -1)
+	st->log[0] = '\0';
+	/* DIR is PID 1's (its group the guest's, to reach its files); only
+	 * DIR/disks is the guest's own */
+	if (ops->mkdir_owned(v->dir, 0, vm_uid(v), 0750) == -1)
 		return fail(st, 1, "%s: %s", v->dir, strerror(errno));
-	ops->own_dir(v->dir, vm_uid(v), v->g.name);
+	snprintf(disks, sizeof(disks), "%s/" VM_DISKS, v->dir);
+	if (ops->mkdir_owned(disks, vm_uid(v), vm_uid(v), 0700) == -1)
+		return fail(st, 1, "%s: %s", disks, strerror(errno));
+	ops->own_dir(disks, vm_uid(v), v->g.name);
 	for (i = 0; i < v->g.ndisks; i++) {
 		snprintf(field, sizeof(field), "disks[%zu]", i);
 		if ((r = source_local(v, ops, field, &v->g.disks[i].src, base, sizeof(base),

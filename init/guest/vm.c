@@ -79,6 +79,7 @@ static void	qemu_exited(struct child *, int);
 static int
 do_prepare(struct vm *v)
 {
+	static const int job_fds[3] = { -1, -1, 2 };
 	struct vm_step	 st;
 	pid_t		 pid;
 
@@ -88,7 +89,8 @@ do_prepare(struct vm *v)
 	case STEP_WAIT:
 		return E_PREP_WAIT;
 	case STEP_SPAWN:
-		if ((pid = ops->spawn(st.argv, NULL, &st.cred)) == -1) {
+		/* /dev/null in and out; stderr, its messages, on the console */
+		if ((pid = ops->spawn(st.argv, job_fds, &st.cred)) == -1) {
 			vm_error(v, "fork: %s", strerror(errno));
 			return E_FAIL_TRANSIENT;
 		}
@@ -119,7 +121,6 @@ do_launch(struct vm *v)
 	}
 	fds[0] = -1;
 	fds[1] = fds[2] = fd;
-	ops->unlink(st.fresh);	/* a fresh console log per run: logappend keeps one run */
 	pid = ops->spawn(st.argv, fds, &st.cred);
 	ops->close(fd);
 	if (pid == -1) {
@@ -171,7 +172,7 @@ do_connect(struct vm *v)
 		v->qmp.on_msg = qmp_msg;
 		v->qmp.on_close = qmp_closed;
 		v->qmp.arg = v;
-		if (ops->qmp_open(&v->qmp, path) == 0)
+		if (ops->qmp_open(&v->qmp, path, vm_uid(v)) == 0)
 			v->qmp_up = 1;
 	}
 	if (v->con.fd == -1)

@@ -22,7 +22,8 @@
 #include "guest/guest.h"
 
 #define KVM_GID		78		/* group kvm, overlay/etc/group */
-#define VM_RUN_DIR	"/run/nestbox/guests"
+#define VM_RUN_DIR	"/run/nestbox/guests"	/* NAME/: QEMU's sockets, QEMU's */
+#define VM_DISKS	"disks"		/* STATE_GUESTS/NAME/disks: the guest's own */
 #define QEMU_IMG	"/usr/bin/qemu-img"
 #define VM_STOP_MS	60000		/* powerdown to quit; GCE gives 90 s */
 #define VM_STOP_PREEMPT	25000		/* Spot and preemptible VMs get 30 s */
@@ -207,7 +208,7 @@ struct vm {
 	unsigned	 restarts;
 	unsigned long	 sample_rss, sample_overhead;	/* KiB, 10 s into a run */
 	char		 error[GUEST_ERR_MAX];
-	char		 dir[128];	/* STATE_GUESTS/NAME */
+	char		 dir[128];	/* STATE_GUESTS/NAME: root's, PID 1's files */
 	char		 run[88];	/* VM_RUN_DIR/NAME: its sockets fit sun_path */
 	char		 disk[GUEST_DISKS_MAX][PATH_MAX];
 	char		 kernel[PATH_MAX], initrd[PATH_MAX], seed[256];
@@ -242,7 +243,7 @@ struct vm_ops {
 	int	 (*kill)(pid_t, int sig);
 	int	 (*tap_create)(const char *name, uid_t owner);	/* on NETCONF_BRIDGE */
 	void	 (*tap_delete)(const char *name);
-	int	 (*qmp_open)(struct qmp *, const char *path);
+	int	 (*qmp_open)(struct qmp *, const char *path, uid_t owner);	/* its socket's */
 	int	 (*qmp_command)(struct qmp *, const char *execute);
 	void	 (*qmp_close)(struct qmp *);
 	int	 (*con_open)(struct vm *);
@@ -250,17 +251,18 @@ struct vm_ops {
 	void	 (*env)(struct qemu_env *);	/* kvm, vhost, direct_io */
 	/* files */
 	int	 (*exists)(const char *path);
-	int	 (*mkdir_owned)(const char *path, uid_t, mode_t);
-	void	 (*own_dir)(const char *dir, uid_t, const char *who);	/* logs */
+	int	 (*mkdir_owned)(const char *path, uid_t, gid_t, mode_t);	/* no symlink followed */
+	void	 (*own_dir)(const char *dir, uid_t, const char *who);	/* a guest's files */
 	int	 (*own)(const char *path, uid_t, mode_t);	/* chown, chmod */
 	int	 (*pd_find)(const char *ref, char *path, size_t size);
 	int	 (*disk_is_l1)(const char *dev);
 	int	 (*write_file)(const char *path, const void *, size_t, mode_t);
-	int	 (*open_log)(const char *path);	/* truncated, for writing */
+	int	 (*open_log)(const char *path);	/* made anew, root's, for writing */
 	int	 (*close)(int fd);
 	int	 (*unlink)(const char *path);
 	int	 (*rename)(const char *from, const char *to);
 	char	*(*read_file)(const char *path, size_t max, size_t *len);
+	int	 (*make_file)(const char *path, uid_t, gid_t, mode_t);	/* anew, empty */
 };
 extern const struct vm_ops vm_sys_ops;	/* host.c */
 void	 devices_for_guests(void);		/* host.c: at boot */
@@ -280,7 +282,6 @@ struct vm_step {
 	struct cred	 cred;
 	gid_t		 groups[1];
 	char		 log[PATH_MAX];	/* "": fds as PID 1's; else stdout, stderr, truncated */
-	char		 fresh[PATH_MAX];	/* "", else unlinked before the spawn */
 	int		 kvm;		/* launch: QEMU uses KVM */
 };
 

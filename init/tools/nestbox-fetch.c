@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -289,6 +290,19 @@ write_error(const struct dl *d)
 	return FETCH_ERROR;
 }
 
+/*
+ * libcurl's sockets, close-on-exec (libcurl 8.14 makes them without):
+ * a child never inherits a connection of ours, least of all a pooled one
+ * to the metadata server. spawn.c closes them in the child as well.
+ */
+static curl_socket_t
+open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)arg;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 #define SET(opt, val)	(rc = rc != CURLE_OK ? rc : curl_easy_setopt(easy, opt, val))
 
 /* One request from d->offset on: an enum fetch_status, or AGAIN. */
@@ -313,6 +327,7 @@ transfer(struct dl *d, const char *url, struct curl_slist *hdrs, const char *pro
 		return FETCH_ERROR;
 	}
 	d->easy = easy;
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	SET(CURLOPT_URL, url);
 	SET(CURLOPT_PROTOCOLS_STR, protos);
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, protos);
@@ -600,6 +615,7 @@ token_get(char *auth, size_t size)
 	/* never through a proxy: this libcurl has none, so these two may fail */
 	curl_easy_setopt(easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	SET(CURLOPT_URL, MD_BASE MD_TOKEN_PATH);
 	SET(CURLOPT_PROTOCOLS_STR, "http");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);

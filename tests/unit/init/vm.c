@@ -431,6 +431,9 @@ static struct {
 	char		 files[16][256];	/* what exists */
 	size_t		 nfiles;
 	const char	*leases;	/* dnsmasq's leases */
+	int		 fds[3];	/* the last spawn's; -2: NULL */
+	uid_t		 qmp_owner;	/* the last qmp_open's */
+	char		 mkdirs[2048];	/* mkdir_owned's, a line each */
 } fk;
 
 static void
@@ -491,7 +494,9 @@ fk_spawn(char *const argv[], const int fds[3], const struct cred *c)
 	text_add(&t, "spawn uid %u gid %u", (unsigned)c->uid, (unsigned)c->gid);
 	for (i = 0; i < c->ngroups; i++)
 		text_add(&t, " group %u", (unsigned)c->groups[i]);
-	text_add(&t, "%s:", fds != NULL ? " logged" : "");
+	text_add(&t, "%s:", fds != NULL && fds[1] >= 0 ? " logged" : "");
+	for (i = 0; i < 3; i++)
+		fk.fds[i] = fds != NULL ? fds[i] : -2;
 	for (i = 0; argv[i] != NULL && i < 4; i++)
 		text_add(&t, " %s", argv[i]);
 	did("%s", line);
@@ -516,10 +521,11 @@ fk_tap_create(const char *name, uid_t owner)
 static void	 fk_tap_delete(const char *name) { did("tap delete %s", name); }
 
 static int
-fk_qmp_open(struct qmp *q, const char *path)
+fk_qmp_open(struct qmp *q, const char *path, uid_t owner)
 {
 	(void)q;
 	(void)path;
+	fk.qmp_owner = owner;
 	errno = ENOENT;
 	return fk.qmp_ok ? 0 : -1;
 }
@@ -565,11 +571,12 @@ fk_exists(const char *path)
 }
 
 static int
-fk_mkdir_owned(const char *path, uid_t uid, mode_t mode)
+fk_mkdir_owned(const char *path, uid_t uid, gid_t gid, mode_t mode)
 {
-	(void)path;
-	(void)uid;
-	(void)mode;
+	size_t	 n = strlen(fk.mkdirs);
+
+	snprintf(fk.mkdirs + n, sizeof(fk.mkdirs) - n, "mkdir %s %u:%u %o\n", path,
+	    (unsigned)uid, (unsigned)gid, (unsigned)mode);
 	return 0;
 }
 
@@ -609,6 +616,13 @@ fk_write_file(const char *path, const void *data, size_t len, mode_t mode)
 }
 
 static int	 fk_open_log(const char *path) { did("log %s", path); return 1000; }
+
+static int
+fk_make_file(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+	did("make %s %u:%u %o", path, (unsigned)uid, (unsigned)gid, (unsigned)mode);
+	return 0;
+}
 static int	 fk_close(int fd) { (void)fd; return 0; }
 static int	 fk_unlink(const char *path) { (void)path; return 0; }
 
@@ -642,6 +656,7 @@ static const struct vm_ops fake_ops = {
 	fk_qmp_open, fk_qmp_command, fk_qmp_close, fk_con_open, fk_con_close, fk_env,
 	fk_exists, fk_mkdir_owned, fk_own_dir, fk_own, fk_pd_find, fk_disk_is_l1,
 	fk_write_file, fk_open_log, fk_close, fk_unlink, fk_rename, fk_read_file,
+	fk_make_file,
 };
 
 static int	 rt_logfd;
@@ -760,6 +775,13 @@ rt_fetch_to_running(void **state)
 	/* the download, as the unprivileged fetcher */
 	assert_string_equal(done(), "spawn uid 900 gid 900: "
 	    "/usr/libexec/nestbox/nestbox-fetch " URL " " DL " " SHA "\n");
+	/* /dev/null in and out, not the console; stderr the console's */
+	assert_int_equal(fk.fds[0], -1);
+	assert_int_equal(fk.fds[1], -1);
+	assert_int_equal(fk.fds[2], 2);
+	/* the guest's directory is PID 1's; only disks/ is the guest's */
+	assert_string_equal(fk.mkdirs, "mkdir " STATE_GUESTS "/a 0:20000 750\n"
+	    "mkdir " STATE_GUESTS "/a/disks 20000:20000 700\n");
 	v = vm_find("a");
 	assert_int_equal(v->fsm.phase, P_FETCH_JOB);
 	/* nestbox-fetch renames it itself */
@@ -768,9 +790,12 @@ rt_fetch_to_running(void **state)
 	/* a copy of its own, made by qemu-img as the guest */
 	c = done();
 	assert_non_null(strstr(c, "spawn uid 20000 gid 20000: /usr/bin/qemu-img convert -q -f"));
+	assert_int_equal(fk.fds[1], -1);
 	job_exit("a", EXITED(0));
 	c = done();
-	assert_non_null(strstr(c, "rename " STATE_GUESTS "/a/disk0-"));
+	assert_non_null(strstr(c, "rename " STATE_GUESTS "/a/disks/disk0-"));
+	/* console.log: QEMU's file, made anew in PID 1's directory */
+	assert_non_null(strstr(c, "make " STATE_GUESTS "/a/console.log 20000:20000 600\n"));
 	/* QEMU, as the guest's own user in the kvm group, logged */
 	assert_non_null(strstr(c, "tap nbtap0 20000\n"));
 	assert_non_null(strstr(c, "log " STATE_GUESTS "/a/qemu.log\n"));
@@ -782,6 +807,7 @@ rt_fetch_to_running(void **state)
 	fk.qmp_ok = 0;
 	fire("a");
 	assert_string_equal(st("a"), "starting");
+	assert_int_equal(fk.qmp_owner, 20000);		/* QEMU's socket, checked */
 	assert_int_equal(fk.timer, VM_CONNECT_MS);
 	fk.qmp_ok = 1;
 	fire("a");
@@ -795,7 +821,7 @@ rt_fetch_to_running(void **state)
 	    "restart always)\n"));
 	assert_non_null(strstr(c, "nestbox: guest a: fetching\n"));
 	assert_non_null(strstr(c, "nestbox: guest a: downloading " URL "\n"));
-	assert_non_null(strstr(c, "nestbox: guest a: making " STATE_GUESTS "/a/disk0-"));
+	assert_non_null(strstr(c, "nestbox: guest a: making " STATE_GUESTS "/a/disks/disk0-"));
 	assert_non_null(strstr(c, "nestbox: guest a: QEMU started (pid 5002, tcg, 1 vcpus, "
 	    "128 MiB)\n"));
 	assert_non_null(strstr(c, "nestbox: guest a: starting\n"));
@@ -983,7 +1009,7 @@ rt_fetch_failures(void **state)
 	job_exit("a", EXITED(0));
 	job_exit("a", KILLED(9));
 	assert_string_equal(st("a"), "backing off");
-	assert_non_null(strstr(v->error, "qemu-img for " STATE_GUESTS "/a/disk0-"));
+	assert_non_null(strstr(v->error, "qemu-img for " STATE_GUESTS "/a/disks/disk0-"));
 	/* restart during backoff: now */
 	done();
 	assert_int_equal(vm_control_ops.action("a", "restart"), 0);
@@ -1253,6 +1279,9 @@ rt_console(void **state)
 	assert_int_equal(bind(ls, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	assert_int_equal(listen(ls, 1), 0);
 	v->con.fd = -1;
+	assert_int_equal(con_open(v), -1);		/* not QEMU's socket */
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(lchown(path, vm_uid(v), vm_uid(v)), 0);
 	assert_int_equal(con_open(v), 0);
 	assert_true((peer = accept(ls, NULL, NULL)) >= 0);
 	assert_int_equal(vm_control_ops.console_attach("a", sub_fn, &n), 0);
@@ -1357,9 +1386,13 @@ rt_sys(void **state)
 	dir = tmpdir();
 	snprintf(path, sizeof(path), "%s/g", dir);
 	assert_int_equal(o->exists(path), 0);
-	assert_int_equal(o->mkdir_owned(path, getuid(), 0700), 0);
+	assert_int_equal(o->mkdir_owned(path, getuid(), getgid(), 0700), 0);
 	assert_int_equal(o->exists(path), 1);
 	snprintf(path, sizeof(path), "%s/g/qemu.log", dir);
+	if (geteuid() != 0) {		/* qemu.log is root's */
+		rmtree(dir);
+		skip();
+	}
 	assert_true((fd = o->open_log(path)) >= 0);
 	assert_int_equal(write(fd, "start\nqemu: -drive: no such file\n\n", 34), 34);
 	o->close(fd);

@@ -1,0 +1,373 @@
+/*
+ * An escaped QEMU gains nothing (docs/security.md, "An escaped QEMU"):
+ * each test mounts one attack a guest's uid could make on PID 1's files,
+ * fds or sockets, as that uid, and checks that PID 1's real operations
+ * (vm_sys_ops, core/util.c, core/spawn.c) are not fooled. Root only: the
+ * attacks need a second uid.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "unit.h"
+#include "guest/vm.h"
+
+#define GUID	(GUEST_UID_BASE + 5)	/* the guest's uid */
+#define OTHER	(GUEST_UID_BASE + 6)	/* another guest's */
+
+static char	*dir;				/* the test's, 0755 */
+static char	 g[256];			/* the guest's directory, as it was: its own */
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		return 0;
+	dir = tmpdir();
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(g, sizeof(g), "%s/g", dir);
+	assert_int_equal(dir_owned(g, GUID, GUID, 0700), 0);
+	put_file(dir, "victim", "precious\n");
+	put_file(dir, "secret", "token-abc\n");
+	alarm(20);		/* a test that blocks on a FIFO fails, not hangs */
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	alarm(0);
+	if (dir != NULL)
+		rmtree(dir);
+	dir = NULL;
+	return 0;
+}
+
+#define NEED_ROOT()	do { if (geteuid() != 0) skip(); } while (0)
+
+enum act { SYMLINK, FIFO, HARDLINK };
+
+/* What the guest's uid does, in a child that is that uid: 0 if it could. */
+static void
+as_guest(enum act a, const char *target, const char *path)
+{
+	pid_t	 pid;
+	int	 status, r;
+
+	if ((pid = fork()) == 0) {
+		if (setgroups(0, NULL) == -1 || setresgid(GUID, GUID, GUID) == -1 ||
+		    setresuid(GUID, GUID, GUID) == -1)
+			_exit(2);
+		unlink(path);
+		r = a == SYMLINK ? symlink(target, path) :
+		    a == FIFO ? mkfifo(path, 0666) : link(target, path);
+		_exit(r == 0 ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+path_of(char *buf, size_t size, const char *a, const char *b)
+{
+	snprintf(buf, size, "%s/%s", a, b);
+}
+
+/* The victim is as it was: its bytes, its owner, its mode. */
+static void
+intact(const char *name, const char *text, mode_t mode)
+{
+	char		 path[512], *s;
+	struct stat	 st;
+	size_t		 len;
+
+	path_of(path, sizeof(path), dir, name);
+	assert_non_null(s = read_file(path, 4096, &len));
+	assert_string_equal(s, text);
+	free(s);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_mode & 07777, mode);
+}
+
+static void
+is_root_file(const char *path)
+{
+	struct stat	 st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_nlink, 1);
+}
+
+/* qemu.log a symlink: PID 1 truncated its target and handed it to QEMU,
+ * and printed the target's last line in status.json. */
+static void
+qemu_log_symlink(void **state)
+{
+	char	 path[512], victim[512], secret[512], last[64];
+	int	 fd;
+
+	(void)state;
+	NEED_ROOT();
+	path_of(path, sizeof(path), g, "qemu.log");
+	path_of(victim, sizeof(victim), dir, "victim");
+	path_of(secret, sizeof(secret), dir, "secret");
+	as_guest(SYMLINK, secret, path);
+	qemu_last_words(g, last, sizeof(last));
+	assert_string_equal(last, "");
+	as_guest(SYMLINK, victim, path);
+	assert_true((fd = vm_sys_ops.open_log(path)) >= 0);
+	assert_int_equal(write(fd, "qemu: x\n", 8), 8);
+	close(fd);
+	intact("victim", "precious\n", 0644);
+	is_root_file(path);
+	qemu_last_words(g, last, sizeof(last));
+	assert_string_equal(last, "qemu: x");
+}
+
+/* A FIFO: PID 1 blocked for good opening it. */
+static void
+fifo_in_place(void **state)
+{
+	char	 path[512], last[64];
+	int	 fd;
+
+	(void)state;
+	NEED_ROOT();
+	path_of(path, sizeof(path), g, "qemu.log");
+	as_guest(FIFO, NULL, path);
+	qemu_last_words(g, last, sizeof(last));
+	assert_string_equal(last, "");
+	assert_true((fd = vm_sys_ops.open_log(path)) >= 0);
+	close(fd);
+	is_root_file(path);
+	/* `nestbox logs` on console.log (ctl/server.c opens it this way) */
+	path_of(path, sizeof(path), g, "console.log");
+	as_guest(FIFO, NULL, path);
+	assert_int_equal(open_checked(path, O_RDONLY, 0, (uid_t)-1), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(vm_sys_ops.make_file(path, GUID, GUID, 0600), 0);
+	assert_true((fd = open_checked(path, O_RDONLY, 0, (uid_t)-1)) >= 0);
+	close(fd);
+}
+
+/* A hard link to someone's file: truncated, chowned, read out. The link is
+ * made by root here: with fs.protected_hardlinks off, the guest can. */
+static void
+hard_link(void **state)
+{
+	char		 path[512], victim[512], secret[512], disks[512], last[64];
+	struct stat	 st;
+	int		 fd;
+
+	(void)state;
+	NEED_ROOT();
+	path_of(path, sizeof(path), g, "qemu.log");
+	path_of(victim, sizeof(victim), dir, "victim");
+	path_of(secret, sizeof(secret), dir, "secret");
+	assert_int_equal(link(secret, path), 0);
+	qemu_last_words(g, last, sizeof(last));
+	assert_string_equal(last, "");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(link(victim, path), 0);
+	assert_int_equal(open_checked(path, O_WRONLY | O_TRUNC, 0, 0), -1);
+	assert_int_equal(errno, EPERM);
+	assert_true((fd = vm_sys_ops.open_log(path)) >= 0);
+	close(fd);
+	intact("victim", "precious\n", 0644);
+	is_root_file(path);
+	/* own_dir gives the guest its files, not a link to root's */
+	path_of(disks, sizeof(disks), g, VM_DISKS);
+	assert_int_equal(vm_sys_ops.mkdir_owned(disks, GUID, GUID, 0700), 0);
+	path_of(path, sizeof(path), disks, "disk0.qcow2");
+	assert_int_equal(link(victim, path), 0);
+	path_of(path, sizeof(path), disks, "disk1.qcow2");
+	as_guest(SYMLINK, secret, path);
+	put_file(disks, "disk2.qcow2", "another slot's\n");
+	path_of(path, sizeof(path), disks, "disk2.qcow2");
+	assert_int_equal(chown(path, OTHER, OTHER), 0);
+	put_file(disks, "root.qcow2", "root's\n");
+	vm_sys_ops.own_dir(disks, GUID, "g");
+	intact("victim", "precious\n", 0644);
+	intact("secret", "token-abc\n", 0644);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, GUID);		/* the guest's own file is */
+	path_of(path, sizeof(path), disks, "root.qcow2");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+}
+
+/* A directory swapped for a symlink: PID 1 chowned the target to the guest;
+ * seed.iso.tmp a symlink: PID 1 wrote the seed into the target, 0644. */
+static void
+dir_swapped(void **state)
+{
+	char		 path[512], target[512], seed[512];
+	struct stat	 st;
+
+	(void)state;
+	NEED_ROOT();
+	path_of(target, sizeof(target), dir, "victimdir");
+	assert_int_equal(mkdir(target, 0700), 0);
+	path_of(path, sizeof(path), g, VM_DISKS);
+	as_guest(SYMLINK, target, path);
+	assert_int_equal(vm_sys_ops.mkdir_owned(path, GUID, GUID, 0700), 0);
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_uid, GUID);
+	/* and the guest's directory itself made PID 1's again */
+	assert_int_equal(vm_sys_ops.mkdir_owned(g, 0, GUID, 0750), 0);
+	assert_int_equal(stat(g, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_gid, GUID);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	/* the seed, as it was planted before that */
+	assert_int_equal(chown(g, GUID, GUID), 0);
+	path_of(seed, sizeof(seed), g, "seed.iso");
+	path_of(path, sizeof(path), g, "seed.iso.tmp");
+	path_of(target, sizeof(target), dir, "victim");
+	assert_int_equal(chmod(target, 0600), 0);
+	as_guest(SYMLINK, target, path);
+	assert_int_equal(vm_sys_ops.write_file(seed, "ISO", 3, 0644), 0);
+	intact("victim", "precious\n", 0600);
+	is_root_file(seed);
+}
+
+/* QEMU's sockets: connected to only if a socket of the guest's is there. */
+static void
+sockets(void **state)
+{
+	struct sockaddr_un	 sun;
+	char			 ok[512], evil[512], proc[32];
+	int			 l, c, pfd;
+
+	(void)state;
+	NEED_ROOT();
+	path_of(ok, sizeof(ok), g, "qmp.sock");
+	assert_int_equal(unix_addr(&sun, ok), 0);
+	assert_true((l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(lchown(ok, GUID, GUID), 0);
+	assert_true((pfd = sock_checked(ok, GUID, proc, sizeof(proc))) >= 0);
+	assert_int_equal(unix_addr(&sun, proc), 0);
+	assert_true((c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(c);
+	close(pfd);
+	/* not the guest's: another's, or a symlink to any socket */
+	assert_int_equal(sock_checked(ok, OTHER, proc, sizeof(proc)), -1);
+	assert_int_equal(errno, EPERM);
+	path_of(evil, sizeof(evil), g, "console.sock");
+	as_guest(SYMLINK, ok, evil);
+	assert_int_equal(sock_checked(evil, GUID, proc, sizeof(proc)), -1);
+	assert_int_equal(errno, EPERM);		/* the symlink itself, not a socket */
+	put_file(g, "file.sock", "");
+	path_of(evil, sizeof(evil), g, "file.sock");
+	assert_int_equal(sock_checked(evil, (uid_t)-1, proc, sizeof(proc)), -1);
+	assert_int_equal(errno, EPERM);
+	close(l);
+}
+
+/* The boundary's primitives on their own. */
+static void
+primitives(void **state)
+{
+	char		 path[512];
+	int		 fd, dfd;
+
+	(void)state;
+	NEED_ROOT();
+	assert_true((dfd = open(g, O_RDONLY | O_DIRECTORY)) >= 0);
+	assert_int_equal(open_at_checked(dfd, "../victim", O_RDONLY, 0, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(open_at_checked(dfd, "..", O_RDONLY, 0, 0), -1);
+	assert_int_equal(open_at_checked(dfd, "", O_RDONLY, 0, 0), -1);
+	assert_int_equal(open_at_checked(dfd, ".", O_RDONLY, 0, (uid_t)-1), -1);
+	put_file(g, "mine", "x");
+	assert_true((fd = open_at_checked(dfd, "mine", O_RDONLY, 0, 0)) >= 0);
+	close(fd);
+	assert_int_equal(open_at_checked(dfd, "mine", O_RDONLY, 0, GUID), -1);
+	assert_int_equal(errno, EPERM);
+	close(dfd);
+	/* a directory in the way of a fresh file: refused, not removed */
+	path_of(path, sizeof(path), g, "d");
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(file_fresh(path, 0, 0, 0600), -1);
+	assert_int_equal(access(path, F_OK), 0);
+	path_of(path, sizeof(path), g, "fresh");
+	assert_true((fd = file_fresh(path, GUID, OTHER, 0640)) >= 0);
+	close(fd);
+	{
+		struct stat st;
+
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_uid, GUID);
+		assert_int_equal(st.st_gid, OTHER);
+		assert_int_equal(st.st_mode & 07777, 0640);
+	}
+}
+
+/* An fd PID 1 left without close-on-exec reaches no child. */
+static void
+spawn_fds(void **state)
+{
+	char		 arg[32], out[256];
+	char		*test_argv[] = { "/usr/bin/test", "-e", arg, NULL };
+	char		*ls_argv[] = { "/bin/ls", "/proc/self/fd", NULL };
+	int		 leak, p[2], fds[3], status;
+	ssize_t		 n, len = 0;
+	pid_t		 pid;
+
+	(void)state;
+	assert_true((leak = open("/dev/null", O_RDONLY)) >= 3);	/* no O_CLOEXEC */
+	snprintf(arg, sizeof(arg), "/proc/self/fd/%d", leak);
+	assert_true((pid = spawn(test_argv, NULL)) > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);		/* not there */
+	/* and every fd: 0-2 and ls's own directory */
+	assert_int_equal(pipe(p), 0);
+	fds[0] = -1;
+	fds[1] = p[1];
+	fds[2] = -1;
+	assert_true((pid = spawn(ls_argv, fds)) > 0);
+	close(p[1]);
+	while ((n = read(p[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += n;
+	out[len] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_string_equal(out, "0\n1\n2\n3\n");
+	close(leak);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(qemu_log_symlink, setup, teardown),
+	cmocka_unit_test_setup_teardown(fifo_in_place, setup, teardown),
+	cmocka_unit_test_setup_teardown(hard_link, setup, teardown),
+	cmocka_unit_test_setup_teardown(dir_swapped, setup, teardown),
+	cmocka_unit_test_setup_teardown(sockets, setup, teardown),
+	cmocka_unit_test_setup_teardown(primitives, setup, teardown),
+	cmocka_unit_test(spawn_fds),
+};
+
+const struct suite contain_suite = { tests, NTESTS(tests) };
