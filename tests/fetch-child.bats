@@ -272,6 +272,61 @@ assert_prefixed() {
 	grep -q 'X-Goog-Signature=s3cr3t' "$LOG"
 }
 
+@test "the source on stdin (-), as PID 1 passes it: not in argv, its query not in the log" {
+	run "$FETCH" - "$D/img" "$SHA" <<<"$URL/img.bin?X-Goog-Signature=s3cr3t"
+	assert_success
+	cmp "$IMG" "$D/img"
+	refute_output --partial s3cr3t
+	assert_line "nestbox-fetch: $URL/img.bin?...: done, sha256 $SHA"
+	run "$FETCH" - "$D/img2" </dev/null
+	assert_failure 64
+}
+
+@test "libcurl's sockets are close-on-exec" {
+	command -v strace >/dev/null || skip "no strace"
+	run strace -f -e trace=socket "$FETCH" "$URL/img.bin" "$D/img" "$SHA"
+	assert_success
+	assert_line --regexp '^socket\(AF_INET, SOCK_STREAM\|SOCK_CLOEXEC'
+	refute_line --regexp '^socket\(AF_INET, SOCK_STREAM, '
+}
+
+# qcow2 images made with the image's own qemu-img: one clean, and one for
+# each way an image header names another file.
+qemu_img_setup() {
+	QEMU_IMG=$OUT/pkg/qemu/rootfs/usr/bin/qemu-img
+	[ -x "$QEMU_IMG" ] || skip "no $QEMU_IMG: run make"
+	W=$BATS_FILE_TMPDIR/www
+	secret=$BATS_TEST_TMPDIR/secret
+	echo "token-abc" >"$secret"
+	rm -f "$W"/*.qcow2
+	"$QEMU_IMG" create -q -f qcow2 "$W/clean.qcow2" 10G
+	"$QEMU_IMG" create -q -f qcow2 -u -F raw -b "$secret" "$W/backing.qcow2" 1G
+	"$QEMU_IMG" create -q -f qcow2 -u -F raw -b "json:{\"driver\":\"file\",\"filename\":\"$secret\"}" \
+	    "$W/json.qcow2" 1G
+	"$QEMU_IMG" create -q -f qcow2 -u -F raw -b nbd://127.0.0.1:1/x "$W/nbd.qcow2" 1G
+	"$QEMU_IMG" create -q -f qcow2 -o data_file="$BATS_TEST_TMPDIR/data.raw" "$W/data.qcow2" 1G
+}
+
+@test "images are data: a qcow2 naming a backing file, a json: or nbd: one, a data file is refused (exit 4, no DEST.part)" {
+	qemu_img_setup
+	for img in backing json nbd data; do
+		run "$FETCH" --qemu-img "$QEMU_IMG" "$URL/$img.qcow2" "$D/$img"
+		assert_failure 4
+		assert_output --partial "nestbox-fetch: $URL/$img.qcow2: refused: it names"
+		[ ! -e "$D/$img" ]
+		[ ! -e "$D/$img.part" ]
+	done
+	run "$FETCH" --qemu-img "$QEMU_IMG" "$URL/clean.qcow2" "$D/clean"
+	assert_success
+	cmp "$W/clean.qcow2" "$D/clean"
+	# raw bytes are not looked at; qemu-img that does not run is no refusal
+	run "$FETCH" --qemu-img /nonexistent "$URL/img.bin" "$D/img"
+	assert_success
+	run "$FETCH" --qemu-img /nonexistent "$URL/backing.qcow2" "$D/b2"
+	assert_failure 1
+	[ ! -e "$D/b2" ]
+}
+
 @test "a directory it can not write: exit 1, DEST.part named" {
 	if [ "$(id -u)" -eq 0 ]; then
 		mount -t tmpfs -o ro,size=1m nestbox-test "$D" || skip "can not mount a tmpfs"
@@ -297,7 +352,7 @@ assert_prefixed() {
 @test "usage errors: exit 64" {
 	run "$FETCH"
 	assert_failure 64
-	assert_output --partial "usage: nestbox-fetch SOURCE DEST [SHA256]"
+	assert_output --partial "usage: nestbox-fetch [--gcs-api URL] [--qemu-img PATH] SOURCE|- DEST [SHA256]"
 	run "$FETCH" "$URL/img.bin"
 	assert_failure 64
 	run "$FETCH" "$URL/img.bin" "$D/img" abc
@@ -317,14 +372,16 @@ assert_prefixed() {
 
 # gs_fetch SOURCE DEST [SHA256]: in a network namespace of its own, where the
 # test server answers at 169.254.169.254:80 as the metadata server and as the
-# GCS API (NESTBOX_GCS_API points there).
+# GCS API (--gcs-api points there; NESTBOX_GCS_API, which the image's
+# nestbox-fetch once took from the environment, points elsewhere and is ignored).
 gs_fetch() {
 	unshare -n bash -c '
 		ip link set lo up && ip addr add 169.254.169.254/32 dev lo || exit 99
 		python3 "$SERVER" "$ROOT" "$ROOT/port" "$LOG" 169.254.169.254 80 3>&- &
 		srv=$!
 		for i in $(seq 50); do [ -s "$ROOT/port" ] && break; sleep 0.1; done
-		NESTBOX_GCS_API=http://169.254.169.254/storage/v1/b/ "$FETCH" "$@"
+		NESTBOX_GCS_API=http://127.0.0.1:1/storage/v1/b/ \
+		    "$FETCH" --gcs-api http://169.254.169.254/storage/v1/b/ "$@"
 		rc=$?
 		kill $srv
 		exit $rc' gs-fetch "$@"

@@ -36,6 +36,7 @@ void	 fatalx(const char *, ...) NB_PRINTF(1, 2) NB_NORETURN;
 
 /* util.c */
 const char *str_quote(const char *s, char *buf, size_t size);	/* printable, cut at 40 */
+const char *url_redact(const char *url, char *buf, size_t size);	/* no userinfo, query */
 char	*read_file(const char *path, size_t max, size_t *len);	/* NUL-terminated, free() it; EFBIG if > max */
 ssize_t	 read_head(const char *path, char *buf, size_t size);	/* first size-1 bytes, NUL-terminated */
 char	*next_line(char **cursor, char *end);	/* splits in place; NULL at end */

@@ -407,6 +407,40 @@ err:
 	return -1;
 }
 
+/*
+ * A URL fit to be printed, stored or reported: what may be a credential
+ * cut out. The userinfo ("user:password@") goes, and the query and the
+ * fragment become "?..." (a signed URL's signature is its query). The
+ * rest is kept, cut with "..." if buf is too small. Anything that is not a
+ * URL ("pd:data") comes back as it was. Returns buf.
+ */
+const char *
+url_redact(const char *url, char *buf, size_t size)
+{
+	const char	*host, *at, *end;
+	size_t		 len;
+	int		 more;
+
+	if (size == 0)
+		return buf;
+	end = url + strcspn(url, "?#");
+	if ((host = strstr(url, "://")) == NULL || host > end)
+		host = url;
+	else
+		host += 3;
+	if ((at = memrchr(host, '@', strcspn(host, "/?#"))) != NULL)
+		at++;
+	else
+		at = host;
+	more = *end != '\0';
+	len = (size_t)(host - url) + (size_t)(end - at) + (more ? 4 : 0);
+	snprintf(buf, size, "%.*s%.*s%s", (int)(host - url), url, (int)(end - at), at,
+	    more ? "?..." : "");
+	if (len >= size && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+	return buf;
+}
+
 /* A user's string, fit for a message: printable ASCII (anything else as
  * '?'), cut at 40 bytes with "...". Returns buf. */
 const char *

@@ -133,7 +133,9 @@ devices_for_guests(void)
 		log_warn("guests: %s", VM_RUN_DIR);
 	if (mkdir(STATE_IMAGES, 0755) == -1 && errno != EEXIST)
 		log_warn("guests: %s", STATE_IMAGES);
-	if (chown(STATE_IMAGES, FETCH_UID, FETCH_UID) == -1)
+	/* both fetchers write here (group FETCH_UID); sticky: neither
+	 * removes nor replaces the other's files */
+	if (chown(STATE_IMAGES, 0, FETCH_UID) == -1 || chmod(STATE_IMAGES, 01775) == -1)
 		log_warn("guests: %s", STATE_IMAGES);
 	if (mkdir(STATE_GUESTS, 0755) == -1 && errno != EEXIST)
 		log_warn("guests: %s", STATE_GUESTS);

@@ -75,6 +75,7 @@ spawn_step(struct vm_step *st, enum job_kind job, char *const argv[], uid_t uid)
 	st->cred.gid = uid;
 	st->cred.groups = NULL;
 	st->cred.ngroups = 0;
+	st->input = NULL;
 	return 1;
 }
 
@@ -173,14 +174,15 @@ static int
 source_local(struct vm *v, const struct vm_ops *ops, const char *field,
     const struct guest_source *src, char *path, size_t size, struct vm_step *st)
 {
-	char	*argv[5];
+	char	*argv[5], shown[GUEST_SOURCE_MAX];
 
 	switch (src->kind) {
 	case SRC_HTTPS:
 	case SRC_HTTP:
 	case SRC_GS:
 		if (fetch_cache_path(src, path, size) == -1)
-			return fail(st, 0, "%s: no cache path", src->uri);
+			return fail(st, 0, "%s: no cache path", url_redact(src->uri, shown,
+			    sizeof(shown)));
 		if (ops->exists(path))
 			return 0;
 		if (fetch_busy(path)) {
@@ -188,15 +190,27 @@ source_local(struct vm *v, const struct vm_ops *ops, const char *field,
 			return 1;
 		}
 		snprintf(v->job_dest, sizeof(v->job_dest), "%s", path);
-		snprintf(v->job_what, sizeof(v->job_what), "%s: %s", field, src->uri);
+		snprintf(v->job_what, sizeof(v->job_what), "%s: %s", field,
+		    url_redact(src->uri, shown, sizeof(shown)));
 		v->job_tmp[0] = '\0';	/* nestbox-fetch renames it itself */
+		/* the source on stdin, not in argv: /proc shows argv to all */
 		argv[0] = FETCH_BIN;
-		argv[1] = src->uri;
+		argv[1] = "-";
 		argv[2] = path;
 		argv[3] = src->sha256[0] != '\0' ? (char *)src->sha256 : NULL;
 		argv[4] = NULL;
-		log_info("guest %s: downloading %s", v->g.name, src->uri);
-		return spawn_step(st, JOB_FETCH, argv, FETCH_UID);
+		log_info("guest %s: downloading %s", v->g.name, shown);
+		/* only gs:// needs the token: http(s) runs as a uid that can
+		 * not reach the metadata server; both in the group of
+		 * STATE_IMAGES (sticky: neither replaces the other's files) */
+		if (spawn_step(st, JOB_FETCH, argv, src->kind == SRC_GS ? FETCH_UID :
+		    FETCH_HTTP_UID) == -1)
+			return -1;
+		st->groups[0] = FETCH_UID;
+		st->cred.groups = st->groups;
+		st->cred.ngroups = 1;
+		st->input = src->uri;
+		return 1;
 	case SRC_PD:
 		if (ops->pd_find(src->ref, path, size) == -1)
 			return fail(st, 1, "%s: no persistent disk with that device name "
@@ -318,6 +332,7 @@ vm_prepare(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 
 	st->kind = STEP_READY;
 	st->log[0] = '\0';
+	st->input = NULL;
 	/* DIR is PID 1's (its group the guest's, to reach its files); only
 	 * DIR/disks is the guest's own */
 	if (ops->mkdir_owned(v->dir, 0, vm_uid(v), 0750) == -1)

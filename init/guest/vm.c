@@ -11,6 +11,7 @@
  * shared with the getty).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,9 +80,9 @@ static void	qemu_exited(struct child *, int);
 static int
 do_prepare(struct vm *v)
 {
-	static const int job_fds[3] = { -1, -1, 2 };
 	struct vm_step	 st;
 	pid_t		 pid;
+	int		 fds[3] = { -1, -1, 2 }, p[2] = { -1, -1 };
 
 	if (vm_prepare(v, ops, &st) == 0)
 		return E_PREP_READY;
@@ -89,8 +90,25 @@ do_prepare(struct vm *v)
 	case STEP_WAIT:
 		return E_PREP_WAIT;
 	case STEP_SPAWN:
-		/* /dev/null in and out; stderr, its messages, on the console */
-		if ((pid = ops->spawn(st.argv, job_fds, &st.cred)) == -1) {
+		/* /dev/null in and out, or st.input in; stderr, its messages, on
+		 * the console. The line fits the pipe: written before the spawn. */
+		if (st.input != NULL && (pipe2(p, O_CLOEXEC) == -1 ||
+		    write(p[1], st.input, strlen(st.input)) != (ssize_t)strlen(st.input) ||
+		    write(p[1], "\n", 1) != 1)) {
+			vm_error(v, "pipe: %s", strerror(errno));
+			if (p[0] != -1) {
+				close(p[0]);
+				close(p[1]);
+			}
+			return E_FAIL_TRANSIENT;
+		}
+		if (p[1] != -1)
+			close(p[1]);
+		fds[0] = p[0];
+		pid = ops->spawn(st.argv, fds, &st.cred);
+		if (p[0] != -1)
+			close(p[0]);
+		if (pid == -1) {
 			vm_error(v, "fork: %s", strerror(errno));
 			return E_FAIL_TRANSIENT;
 		}
@@ -221,6 +239,10 @@ job_error(struct vm *v)
 		case FETCH_NOSPACE:
 			vm_error(v, "%s: the state partition is full", v->job_what);
 			return E_FAIL_TRANSIENT;
+		case FETCH_REFUSED:
+			vm_error(v, "%s: the image names other files (a backing or "
+			    "data file): refused", v->job_what);
+			return E_FAIL_PERMANENT;
 		default:
 			vm_error(v, "%s: the download failed (nestbox-fetch %s)",
 			    v->job_what, exit_reason(status, why, sizeof(why)));

@@ -24,7 +24,6 @@
 #define KVM_GID		78		/* group kvm, overlay/etc/group */
 #define VM_RUN_DIR	"/run/nestbox/guests"	/* NAME/: QEMU's sockets, QEMU's */
 #define VM_DISKS	"disks"		/* STATE_GUESTS/NAME/disks: the guest's own */
-#define QEMU_IMG	"/usr/bin/qemu-img"
 #define VM_STOP_MS	60000		/* powerdown to quit; GCE gives 90 s */
 #define VM_STOP_PREEMPT	25000		/* Spot and preemptible VMs get 30 s */
 #define VM_QUIT_MS	5000		/* quit to SIGKILL */
@@ -281,6 +280,7 @@ struct vm_step {
 	char		 buf[QEMU_BUF_MAX];	/* argv's strings */
 	struct cred	 cred;
 	gid_t		 groups[1];
+	const char	*input;		/* NULL, or a line for the child's stdin (a pipe) */
 	char		 log[PATH_MAX];	/* "": fds as PID 1's; else stdout, stderr, truncated */
 	int		 kvm;		/* launch: QEMU uses KVM */
 };

@@ -21,8 +21,10 @@
  * proxy, Metadata-Flavor checked), then one GET with "Authorization:
  * Bearer". The token is never printed; libcurl sends it to no host but
  * the API's, even across a redirect. The API's address is GCS_API, or
- * NESTBOX_GCS_API from the environment, which only the tests set: PID 1
- * passes no value from metadata into a child's environment.
+ * --gcs-api's, an option only the tests pass: nothing is taken from the
+ * environment (the kernel command line sets it). PID 1 passes the source
+ * on stdin ("-"), so that no other uid reads it in /proc/PID/cmdline, and
+ * every message shows it through url_redact().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,8 +34,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <strings.h>
+#include <poll.h>
+#include <signal.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <curl/curl.h>
 
@@ -61,6 +67,11 @@
 #define AUTH_MAX	4096		/* "Authorization: Bearer TOKEN" */
 #define URL_MAX		(3 * GUEST_SOURCE_MAX + 512)	/* a gs:// name, percent-encoded */
 #define SHOWN_MAX	512
+#define INSPECT_S	30		/* qemu-img info: at most this long, */
+#define INSPECT_AS	(1UL << 30)	/* this much address space, */
+#define INSPECT_MAX	(256 * 1024)	/* this much JSON */
+
+static const char *qemu_img = QEMU_IMG;	/* --qemu-img: the tests' */
 
 enum { AGAIN = -1 };			/* transfer(): truncate, ask for all of it */
 enum stop { STOP_NONE, STOP_STATUS, STOP_RANGE, STOP_WRITE };
@@ -110,11 +121,13 @@ say(const char *fmt, ...)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: nestbox-fetch SOURCE DEST [SHA256]\n"
-	    "Downloads SOURCE (https://, http:// or gs://BUCKET/OBJECT) to DEST\n"
-	    "through DEST.part, resuming a DEST.part left behind, checking the\n"
-	    "sha256 when given. Exit status: 0 done, 1 error, 2 sha256 mismatch,\n"
-	    "3 no space left, 64 usage.\n");
+	fprintf(stderr, "usage: nestbox-fetch [--gcs-api URL] [--qemu-img PATH] "
+	    "SOURCE|- DEST [SHA256]\n"
+	    "Downloads SOURCE (https://, http:// or gs://BUCKET/OBJECT; -: the\n"
+	    "first line of stdin) to DEST through DEST.part, resuming a DEST.part\n"
+	    "left behind, checking the sha256 when given; a qcow2 image that names\n"
+	    "a backing or data file is refused. Exit status: 0 done, 1 error,\n"
+	    "2 sha256 mismatch, 3 no space left, 4 image refused, 64 usage.\n");
 	return FETCH_USAGE;
 }
 
@@ -304,6 +317,113 @@ open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 }
 
 #define SET(opt, val)	(rc = rc != CURLE_OK ? rc : curl_easy_setopt(easy, opt, val))
+
+/*
+ * Images are data: a qcow2 image (by its magic) is looked at with
+ * `qemu-img info --output=json -f qcow2`, as this uid, with a time and an
+ * address-space limit; info opens neither a backing file nor a data file.
+ * image_check() refuses one that names any file but itself. FETCH_OK,
+ * FETCH_REFUSED, or FETCH_ERROR (qemu-img did not run).
+ */
+static int
+inspect(const char *shown, const char *part)
+{
+	static char	 json[INSPECT_MAX + 1];
+	static const unsigned char qcow2[4] = { 'Q', 'F', 'I', 0xfb };
+	unsigned char	 magic[4];
+	char		*argv[] = { (char *)qemu_img, "info", "--output=json", "-f",
+			    "qcow2", (char *)part, NULL };
+	char		 why[160];
+	struct rlimit	 as, cpu, lim;
+	struct pollfd	 pfd;
+	uint64_t	 deadline;
+	size_t		 len = 0;
+	ssize_t		 n;
+	pid_t		 pid;
+	int		 p[2], fds[3], fd, status, timedout = 0;
+
+	if ((fd = open(part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		say("%s: %s", part, strerror(errno));
+		return FETCH_ERROR;
+	}
+	n = pread(fd, magic, sizeof(magic), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(magic) || memcmp(magic, qcow2, sizeof(magic)) != 0)
+		return FETCH_OK;		/* not qcow2: bytes, whatever they say */
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		say("%s: %s", shown, strerror(errno));
+		return FETCH_ERROR;
+	}
+	fds[0] = -1;
+	fds[1] = p[1];
+	fds[2] = STDERR_FILENO;
+	/* the child's limits, set here for the fork to inherit (soft ones) */
+	getrlimit(RLIMIT_AS, &as);
+	getrlimit(RLIMIT_CPU, &cpu);
+	lim = as;
+	lim.rlim_cur = INSPECT_AS < as.rlim_max ? INSPECT_AS : as.rlim_max;
+	setrlimit(RLIMIT_AS, &lim);
+	lim = cpu;
+	lim.rlim_cur = INSPECT_S < cpu.rlim_max ? INSPECT_S : cpu.rlim_max;
+	setrlimit(RLIMIT_CPU, &lim);
+	pid = spawn(argv, fds);
+	setrlimit(RLIMIT_AS, &as);
+	setrlimit(RLIMIT_CPU, &cpu);
+	close(p[1]);
+	if (pid == -1) {
+		close(p[0]);
+		say("%s: fork: %s", shown, strerror(errno));
+		return FETCH_ERROR;
+	}
+	deadline = now_ms() + INSPECT_S * 1000;
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		uint64_t now = now_ms();
+
+		if (now >= deadline) {
+			timedout = 1;
+			break;
+		}
+		if (poll(&pfd, 1, (int)(deadline - now)) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if ((n = read(p[0], json + len, INSPECT_MAX - len)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			break;
+		}
+		if ((len += (size_t)n) == INSPECT_MAX)
+			break;
+	}
+	close(p[0]);
+	if (timedout || len == INSPECT_MAX)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	json[len] = '\0';
+	if (timedout) {
+		say("%s: refused: qemu-img info took over %d s", shown, INSPECT_S);
+		return FETCH_REFUSED;
+	}
+	if (WIFEXITED(status) && (WEXITSTATUS(status) == 126 ||
+	    WEXITSTATUS(status) == 127)) {
+		say("%s: %s did not run", shown, qemu_img);
+		return FETCH_ERROR;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		say("%s: refused: qemu-img info %s", shown,
+		    exit_reason(status, why, sizeof(why)));
+		return FETCH_REFUSED;
+	}
+	if (image_check(json, len, why, sizeof(why)) == -1) {
+		say("%s: refused: %s", shown, why);
+		return FETCH_REFUSED;
+	}
+	return FETCH_OK;
+}
 
 /* One request from d->offset on: an enum fetch_status, or AGAIN. */
 static int
@@ -525,6 +645,11 @@ download(const char *url, const char *shown, const char *dest, const char *want,
 		rv = FETCH_MISMATCH;
 		goto out;
 	}
+	if ((rv = inspect(shown, part)) != FETCH_OK) {
+		if (rv == FETCH_REFUSED)
+			unlink(part);
+		goto out;
+	}
 	if (rename(part, dest) == -1) {
 		say("%s: %s", dest, strerror(errno));
 		rv = FETCH_ERROR;
@@ -685,20 +810,65 @@ out:
 	return rv;
 }
 
+/*
+ * SOURCE "-": the source is the first line of stdin, where PID 1 writes it
+ * through a pipe, so that no other uid reads it in /proc/PID/cmdline.
+ */
+static int
+read_source(char *buf, size_t size)
+{
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	errno = 0;
+	while (len < size - 1) {
+		if ((n = read(STDIN_FILENO, buf + len, size - 1 - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return len == size - 1 && strchr(buf, '\n') == NULL ? -1 : 0;
+}
+
 int
 fetch_main(int argc, char *argv[])
 {
-	static char		 url[URL_MAX], auth[AUTH_MAX];
+	static char		 url[URL_MAX], auth[AUTH_MAX], srcbuf[GUEST_SOURCE_MAX + 2];
 	char			 want[65], shown[SHOWN_MAX];
-	const char		*src, *dest, *api, *protos;
+	const char		*src, *dest, *api = GCS_API, *protos;
 	struct curl_slist	*hdrs = NULL;
-	size_t			 i, n;
+	size_t			 i;
 	int			 rv, gs;
 
+	/* the tests' options: PID 1 passes none, and nothing comes from the
+	 * environment (the kernel command line sets it) */
+	while (argc >= 3 && strncmp(argv[1], "--", 2) == 0) {
+		if (strcmp(argv[1], "--gcs-api") == 0)
+			api = argv[2];
+		else if (strcmp(argv[1], "--qemu-img") == 0)
+			qemu_img = argv[2];
+		else
+			return usage();
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 3 || argc > 4 || argv[2][0] == '\0')
 		return usage();
 	src = argv[1];
 	dest = argv[2];
+	if (strcmp(src, "-") == 0) {
+		if (read_source(srcbuf, sizeof(srcbuf)) == -1) {
+			say("stdin: no source (%s)", errno != 0 ? strerror(errno) : "too long");
+			return usage();
+		}
+		src = srcbuf;
+	}
 	if (argc == 4) {
 		if (!sha256_hex_ok(argv[3])) {
 			say("%s: not a sha256 (64 hex digits)", argv[3]);
@@ -708,31 +878,26 @@ fetch_main(int argc, char *argv[])
 			want[i] = argv[3][i] | 0x20;
 		want[64] = '\0';
 	}
+	/* the source as every message shows it: no credential in it */
+	url_redact(src, shown, sizeof(shown));
 	gs = strncmp(src, "gs://", 5) == 0;
 	if (gs) {
-		if ((api = getenv("NESTBOX_GCS_API")) == NULL || api[0] == '\0')
-			api = GCS_API;
 		if (strncmp(api, "https://", 8) != 0 && strncmp(api, "http://", 7) != 0) {
-			say("NESTBOX_GCS_API: not an http(s) URL");
+			say("--gcs-api: not an http(s) URL");
 			return usage();
 		}
 		if (strlen(src) > GUEST_SOURCE_MAX || gcs_url(src + 5, api, url, sizeof(url)) == -1) {
-			say("%.200s: not gs://BUCKET/OBJECT", src);
+			say("%.200s: not gs://BUCKET/OBJECT", shown);
 			return usage();
 		}
-		snprintf(shown, sizeof(shown), "%s", src);
 	} else if (strncmp(src, "https://", 8) == 0 || strncmp(src, "http://", 7) == 0) {
 		if (strlen(src) >= sizeof(url)) {
-			say("%.200s: URL too long", src);
+			say("%.200s: URL too long", shown);
 			return usage();
 		}
 		strcpy(url, src);
-		/* a query may be a signed URL's credential: not in the log */
-		n = strcspn(src, "?#");
-		snprintf(shown, sizeof(shown), "%.*s%s", (int)(n < 400 ? n : 400), src,
-		    src[n] != '\0' ? "?..." : n > 400 ? "..." : "");
 	} else {
-		say("%.200s: not an https://, http:// or gs:// source", src);
+		say("%.200s: not an https://, http:// or gs:// source", shown);
 		return usage();
 	}
 	protos = strncmp(url, "https://", 8) == 0 ? "https" : "http,https";

@@ -360,6 +360,115 @@ spawn_fds(void **state)
 	close(leak);
 }
 
+
+/* qemu-img 10.0's `info --output=json -f qcow2` of crafted images: a clean
+ * 10 GiB one, one with a backing file (/dev/sda), one with an external
+ * data file, one whose backing is an NBD export. */
+static const char img_clean[] =
+    "{\"children\":[{\"name\":\"file\",\"info\":{\"children\":[],\"virtu"
+    "al-size\":197120,\"filename\":\"/var/lib/nestbox/images/sha2"
+    "56-x.part\",\"format\":\"file\",\"actual-size\":200704,\"format-"
+    "specific\":{\"type\":\"file\",\"data\":{}},\"dirty-flag\":false}}"
+    "],\"virtual-size\":10737418240,\"filename\":\"/var/lib/nestbo"
+    "x/images/sha256-x.part\",\"cluster-size\":65536,\"format\":\"q"
+    "cow2\",\"actual-size\":200704,\"format-specific\":{\"type\":\"qc"
+    "ow2\",\"data\":{\"compat\":\"1.1\",\"compression-type\":\"zlib\",\"l"
+    "azy-refcounts\":false,\"refcount-bits\":16,\"corrupt\":false,"
+    "\"extended-l2\":false}},\"dirty-flag\":false}";
+static const char img_backing[] =
+    "{\"children\":[{\"name\":\"file\",\"info\":{\"children\":[],\"virtu"
+    "al-size\":197120,\"filename\":\"/var/lib/nestbox/images/sha2"
+    "56-x.part\",\"format\":\"file\",\"actual-size\":200704,\"format-"
+    "specific\":{\"type\":\"file\",\"data\":{}},\"dirty-flag\":false}}"
+    "],\"backing-filename-format\":\"raw\",\"virtual-size\":1073741"
+    "824,\"filename\":\"/var/lib/nestbox/images/sha256-x.part\",\""
+    "cluster-size\":65536,\"format\":\"qcow2\",\"actual-size\":20070"
+    "4,\"format-specific\":{\"type\":\"qcow2\",\"data\":{\"compat\":\"1."
+    "1\",\"compression-type\":\"zlib\",\"lazy-refcounts\":false,\"ref"
+    "count-bits\":16,\"corrupt\":false,\"extended-l2\":false}},\"fu"
+    "ll-backing-filename\":\"/dev/sda\",\"backing-filename\":\"/dev"
+    "/sda\",\"dirty-flag\":false}";
+static const char img_data[] =
+    "{\"children\":[{\"name\":\"file\",\"info\":{\"children\":[],\"virtu"
+    "al-size\":197120,\"filename\":\"/var/lib/nestbox/images/sha2"
+    "56-x.part\",\"format\":\"file\",\"actual-size\":200704,\"format-"
+    "specific\":{\"type\":\"file\",\"data\":{}},\"dirty-flag\":false}}"
+    "],\"virtual-size\":1073741824,\"filename\":\"/var/lib/nestbox"
+    "/images/sha256-x.part\",\"cluster-size\":65536,\"format\":\"qc"
+    "ow2\",\"actual-size\":200704,\"format-specific\":{\"type\":\"qco"
+    "w2\",\"data\":{\"compat\":\"1.1\",\"compression-type\":\"zlib\",\"la"
+    "zy-refcounts\":false,\"refcount-bits\":16,\"data-file\":\"/tmp"
+    "/q13img/dd.raw\",\"data-file-raw\":false,\"corrupt\":false,\"e"
+    "xtended-l2\":false}},\"dirty-flag\":false}";
+static const char img_nbd[] =
+    "{\"children\":[{\"name\":\"file\",\"info\":{\"children\":[],\"virtu"
+    "al-size\":197120,\"filename\":\"/var/lib/nestbox/images/sha2"
+    "56-x.part\",\"format\":\"file\",\"actual-size\":200704,\"format-"
+    "specific\":{\"type\":\"file\",\"data\":{}},\"dirty-flag\":false}}"
+    "],\"backing-filename-format\":\"raw\",\"virtual-size\":1073741"
+    "824,\"filename\":\"/var/lib/nestbox/images/sha256-x.part\",\""
+    "cluster-size\":65536,\"format\":\"qcow2\",\"actual-size\":20070"
+    "4,\"format-specific\":{\"type\":\"qcow2\",\"data\":{\"compat\":\"1."
+    "1\",\"compression-type\":\"zlib\",\"lazy-refcounts\":false,\"ref"
+    "count-bits\":16,\"corrupt\":false,\"extended-l2\":false}},\"fu"
+    "ll-backing-filename\":\"nbd://127.0.0.1:1/x\",\"backing-file"
+    "name\":\"nbd://127.0.0.1:1/x\",\"dirty-flag\":false}";
+
+static void
+images_are_data(void **state)
+{
+	char	 why[160];
+
+	(void)state;
+	assert_int_equal(image_check(img_clean, strlen(img_clean), why, sizeof(why)), 0);
+	assert_int_equal(image_check(img_backing, strlen(img_backing), why,
+	    sizeof(why)), -1);
+	assert_string_equal(why, "it names a backing file (/dev/sda)");
+	assert_int_equal(image_check(img_data, strlen(img_data), why, sizeof(why)), -1);
+	assert_string_equal(why, "it names an external data file (/tmp/q13img/dd.raw)");
+	assert_int_equal(image_check(img_nbd, strlen(img_nbd), why, sizeof(why)), -1);
+	assert_string_equal(why, "it names a backing file (nbd://127.0.0.1:1/x)");
+	/* what a changed qemu-img might say, and what is not qemu-img's */
+#define CHECK(j)	image_check(j, strlen(j), why, sizeof(why))
+	assert_int_equal(CHECK("{\"format\":\"raw\"}"), -1);
+	assert_string_equal(why, "not a qcow2 image");
+	assert_int_equal(CHECK("{\"format\":\"qcow2\",\"backing-image\":{}}"), -1);
+	assert_int_equal(CHECK("{\"format\":\"qcow2\",\"children\":[{\"name\":"
+	    "\"data-file\",\"info\":{\"format\":\"nbd\"}}]}"), -1);
+	assert_string_equal(why, "it opens another node (data-file)");
+	assert_int_equal(image_check("[", 1, why, sizeof(why)), -1);
+	assert_int_equal(image_check("", 0, why, sizeof(why)), -1);
+}
+
+/* Secrets stay secret: one redaction for every URL printed or stored. */
+static void
+redaction(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "https://example.com/a.img", "https://example.com/a.img" },
+		{ "https://example.com/a.img?X-Goog-Signature=abc&x=1",
+		    "https://example.com/a.img?..." },
+		{ "https://user:pw@example.com/a?b", "https://example.com/a?..." },
+		{ "http://u@h:8080/p#frag", "http://h:8080/p?..." },
+		{ "https://h/p?q=a@b/c", "https://h/p?..." },
+		{ "https://h?x", "https://h?..." },
+		{ "gs://bucket/obj", "gs://bucket/obj" },
+		{ "pd:data", "pd:data" },
+		{ "state:x/y.img", "state:x/y.img" },
+		{ "", "" },
+	};
+	char	 buf[64], small[16];
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(url_redact(cases[i][0], buf, sizeof(buf)), cases[i][1]);
+	/* cut, with "...", never the query's start */
+	assert_string_equal(url_redact("https://example.com/long/path?sig=SECRET", small,
+	    sizeof(small)), "https://exam...");
+	assert_string_equal(url_redact("https://a:SECRET@b/", small, 6), "ht...");
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(qemu_log_symlink, setup, teardown),
 	cmocka_unit_test_setup_teardown(fifo_in_place, setup, teardown),
@@ -368,6 +477,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(sockets, setup, teardown),
 	cmocka_unit_test_setup_teardown(primitives, setup, teardown),
 	cmocka_unit_test(spawn_fds),
+	cmocka_unit_test(images_are_data),
+	cmocka_unit_test(redaction),
 };
 
 const struct suite contain_suite = { tests, NTESTS(tests) };

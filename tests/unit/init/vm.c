@@ -499,6 +499,14 @@ fk_spawn(char *const argv[], const int fds[3], const struct cred *c)
 		fk.fds[i] = fds != NULL ? fds[i] : -2;
 	for (i = 0; argv[i] != NULL && i < 4; i++)
 		text_add(&t, " %s", argv[i]);
+	if (fds != NULL && fds[0] >= 0) {	/* a line on stdin: shown after '<' */
+		char	 in[GUEST_SOURCE_MAX + 2];
+		ssize_t	 n = read(fds[0], in, sizeof(in) - 1);
+
+		in[n > 0 ? n : 0] = '\0';
+		in[strcspn(in, "\n")] = '\0';
+		text_add(&t, " <%s", in);
+	}
 	did("%s", line);
 	if (fk.spawn_fail) {
 		errno = EAGAIN;
@@ -773,10 +781,10 @@ rt_fetch_to_running(void **state)
 	vm_reconcile(DOC(GA), 0);
 	assert_string_equal(st("a"), "fetching");
 	/* the download, as the unprivileged fetcher */
-	assert_string_equal(done(), "spawn uid 900 gid 900: "
-	    "/usr/libexec/nestbox/nestbox-fetch " URL " " DL " " SHA "\n");
-	/* /dev/null in and out, not the console; stderr the console's */
-	assert_int_equal(fk.fds[0], -1);
+	assert_string_equal(done(), "spawn uid 901 gid 901 group 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch - " DL " " SHA " <" URL "\n");
+	/* the URL in a pipe (above), /dev/null out; stderr the console's */
+	assert_true(fk.fds[0] >= 0);
 	assert_int_equal(fk.fds[1], -1);
 	assert_int_equal(fk.fds[2], 2);
 	/* the guest's directory is PID 1's; only disks/ is the guest's */
@@ -1045,8 +1053,8 @@ rt_shared_download(void **state)
 	(void)state;
 	vm_reconcile(DOC(GA "," GF("b")), 0);
 	/* one download for both */
-	assert_string_equal(done(), "spawn uid 900 gid 900: "
-	    "/usr/libexec/nestbox/nestbox-fetch " URL " " DL " " SHA "\n");
+	assert_string_equal(done(), "spawn uid 901 gid 901 group 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch - " DL " " SHA " <" URL "\n");
 	assert_int_equal(vm_find("b")->fsm.phase, P_FETCHING);
 	fk_file(DL);
 	job_exit("a", EXITED(0));
@@ -1195,8 +1203,44 @@ rt_sources(void **state)
 	if (strcmp(st("k"), "fetching") != 0)
 		fail_msg("%s", console());
 	c = done();
-	assert_non_null(strstr(c, "/usr/libexec/nestbox/nestbox-fetch " URL));
+	assert_non_null(strstr(c, "/usr/libexec/nestbox/nestbox-fetch - "));
+	assert_non_null(strstr(c, " <" URL "\n"));
 	assert_non_null(strstr(c, "/usr/bin/qemu-img create -q -f"));
+}
+
+/* A signed URL's query: in the fetcher's stdin, nowhere else. gs:// runs as
+ * the uid that may get the token, http(s) as the one that may not. */
+static void
+rt_secrets(void **state)
+{
+	struct vm	*v;
+	const char	*c;
+	char		*d;
+
+	(void)state;
+	vm_reconcile(DOC("{\"name\": \"s\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"https://example.com/a.img?X-Goog-Signature=SECRET\"}]},"
+	    "{\"name\": \"g\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"gs://bucket/b.img\"}]}"), 0);
+	d = done();
+	assert_non_null(strstr(d, "spawn uid 901 gid 901 group 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch - "));
+	assert_non_null(strstr(d, " <https://example.com/a.img?X-Goog-Signature=SECRET\n"));
+	assert_non_null(strstr(d, "spawn uid 900 gid 900 group 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch - "));
+	assert_non_null(strstr(d, " <gs://bucket/b.img\n"));
+	v = vm_find("s");
+	assert_string_equal(v->job_what, "disks[0]: https://example.com/a.img?...");
+	job_exit("s", EXITED(FETCH_ERROR));
+	assert_null(strstr(v->error, "SECRET"));
+	assert_non_null(strstr(v->error, "https://example.com/a.img?..."));
+	c = console();
+	assert_non_null(strstr(c, "guest s: downloading https://example.com/a.img?...\n"));
+	assert_null(strstr(c, "SECRET"));
+	/* a refused image: permanent */
+	job_exit("g", EXITED(FETCH_REFUSED));
+	assert_string_equal(st("g"), "failed");
+	assert_non_null(strstr(vm_find("g")->error, "names other files"));
 }
 
 static void
@@ -1423,7 +1467,7 @@ rt_sys(void **state)
 	RT(rt_changed_declaration), RT(rt_fetch_failures), RT(rt_stop_during_fetch), \
 	RT(rt_shared_download), RT(rt_exit_policies), RT(rt_shutdown), \
 	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), \
-	RT(rt_network), RT(rt_misc), RT(rt_sys),
+	RT(rt_network), RT(rt_misc), RT(rt_sys), RT(rt_secrets),
 
 
 static const struct CMUnitTest tests[] = {
