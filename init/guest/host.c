@@ -3,10 +3,13 @@
  * tests put a fake one in their place), and the devices and directories
  * the guests need, made at boot.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -85,6 +88,86 @@ sys_qmp_open(struct qmp *q, const char *path, uid_t owner)
 	return r;
 }
 
+/*
+ * The processes under proc (/proc) whose real, effective, saved or file
+ * system uid is uid, zombies left out, into pids (at most max). Read from
+ * status, not from the directory's owner: a process that made itself
+ * undumpable shows root's there. Returns how many there are (all, even
+ * past max).
+ */
+int
+uid_procs(const char *proc, uid_t uid, pid_t *pids, size_t max)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[300], *text, *p, state;
+	unsigned	 u[4];
+	size_t		 len;
+	long		 pid;
+	int		 n = 0, i;
+
+	if ((d = opendir(proc)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if ((pid = strtol(de->d_name, &p, 10)) <= 0 || *p != '\0' ||
+		    pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/status", proc, de->d_name);
+		if ((text = read_file(path, 1 << 16, &len)) == NULL)
+			continue;
+		state = (p = strstr(text, "\nState:\t")) != NULL ? p[8] : '?';
+		if ((p = strstr(text, "\nUid:\t")) != NULL &&
+		    sscanf(p + 6, "%u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4 &&
+		    state != 'Z' && state != 'X')
+			for (i = 0; i < 4; i++)
+				if (u[i] == uid) {
+					if ((size_t)n < max)
+						pids[n] = (pid_t)pid;
+					n++;
+					break;
+				}
+		free(text);
+	}
+	closedir(d);
+	return n;
+}
+
+/* SIGKILL to every process of uid; how many there were. */
+static int
+sys_uid_kill(uid_t uid)
+{
+	pid_t	 pids[64];
+	int	 n, i;
+
+	n = uid_procs("/proc", uid, pids, sizeof(pids) / sizeof(pids[0]));
+	for (i = 0; i < n && (size_t)i < sizeof(pids) / sizeof(pids[0]); i++)
+		kill(pids[i], SIGKILL);
+	return n;
+}
+
+/* A device node: chowned and chmodded through an fd of it, never through a
+ * symlink in its place (O_PATH opens nothing). */
+static int
+sys_own_dev(const char *dev, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct stat	 st;
+	char		 proc[32];
+	int		 fd, r = -1;
+
+	if ((fd = open(dev, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISBLK(st.st_mode)) {
+		errno = ENOTBLK;
+		goto out;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	r = fchownat(fd, "", uid, gid, AT_EMPTY_PATH) == -1 || chmod(proc, mode) == -1 ?
+	    -1 : 0;
+out:
+	close(fd);
+	return r;
+}
+
 const struct vm_ops vm_sys_ops = {
 	.now = now_ms,
 	.timer_set = timer_set,
@@ -112,7 +195,36 @@ const struct vm_ops vm_sys_ops = {
 	.rename = rename,
 	.read_file = read_file,
 	.make_file = sys_make_file,
+	.uid_kill = sys_uid_kill,
+	.own_dev = sys_own_dev,
 };
+
+/*
+ * At boot, every guest's directory is root's until its guest is prepared:
+ * slots, so uids, go in declaration order, and a guest that has another
+ * slot now must not find its files given to whoever has its old one.
+ */
+void
+disown_guests(const char *top)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[PATH_MAX];
+
+	if ((d = opendir(top)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/" VM_DISKS, top, de->d_name);
+		if (access(path, F_OK) == 0 && dir_owned(path, 0, 0, 0700) == -1)
+			log_warn("guests: %s", path);
+		snprintf(path, sizeof(path), "%s/%s", top, de->d_name);
+		if (dir_owned(path, 0, 0, 0700) == -1)
+			log_warn("guests: %s", path);
+	}
+	closedir(d);
+}
 
 void
 devices_for_guests(void)
@@ -139,5 +251,6 @@ devices_for_guests(void)
 		log_warn("guests: %s", STATE_IMAGES);
 	if (mkdir(STATE_GUESTS, 0755) == -1 && errno != EEXIST)
 		log_warn("guests: %s", STATE_GUESTS);
+	disown_guests(STATE_GUESTS);
 }
 

@@ -333,6 +333,10 @@ vm_prepare(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 	st->kind = STEP_READY;
 	st->log[0] = '\0';
 	st->input = NULL;
+	/* a slot's uid is used only when nothing of a former guest runs as it */
+	if ((r = ops->uid_kill(vm_uid(v))) != 0)
+		return fail(st, 1, "uid %u: %d processes of a former run were left "
+		    "(killed)", (unsigned)vm_uid(v), r);
 	/* DIR is PID 1's (its group the guest's, to reach its files); only
 	 * DIR/disks is the guest's own */
 	if (ops->mkdir_owned(v->dir, 0, vm_uid(v), 0750) == -1)
@@ -356,4 +360,34 @@ vm_prepare(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 	if (v->g.cloud_init && write_seed(v, ops, st) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * v goes: nothing of it stays for the next guest on its slot. Its uid's
+ * processes are killed, its directories given back to root (a guest that
+ * is declared again is given them anew by vm_prepare), its persistent
+ * disks' nodes given back to root:disk.
+ */
+void
+vm_release(struct vm *v, const struct vm_ops *ops)
+{
+	char	 path[PATH_MAX];
+	size_t	 i;
+	int	 n;
+
+	if ((n = ops->uid_kill(vm_uid(v))) > 0)
+		log_info("guest %s: %d processes of uid %u killed", v->g.name, n,
+		    (unsigned)vm_uid(v));
+	snprintf(path, sizeof(path), "%s/" VM_DISKS, v->dir);
+	if (ops->exists(path) && ops->mkdir_owned(path, 0, 0, 0700) == -1)
+		log_warn("guest %s: %s", v->g.name, path);
+	if (ops->exists(v->dir) && ops->mkdir_owned(v->dir, 0, 0, 0700) == -1)
+		log_warn("guest %s: %s", v->g.name, v->dir);
+	if (ops->exists(v->run) && ops->mkdir_owned(v->run, 0, 0, 0700) == -1)
+		log_warn("guest %s: %s", v->g.name, v->run);
+	for (i = 0; i < v->g.ndisks; i++)
+		if (v->g.disks[i].src.kind == SRC_PD &&
+		    ops->pd_find(v->g.disks[i].src.ref, path, sizeof(path)) == 0 &&
+		    !ops->disk_is_l1(path) && ops->own_dev(path, 0, DISK_GID, 0660) == -1)
+			log_warn("guest %s: %s", v->g.name, path);
 }

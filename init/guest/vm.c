@@ -567,6 +567,7 @@ void
 vm_free(struct vm *v)
 {
 	log_info("guest %s: removed", v->g.name);
+	vm_release(v, ops);
 	if (v->tap[0] != '\0')
 		ops->tap_delete(v->tap);
 	v->tap[0] = '\0';

@@ -22,6 +22,7 @@
 #include "guest/guest.h"
 
 #define KVM_GID		78		/* group kvm, overlay/etc/group */
+#define DISK_GID	6		/* group disk: a pd: node's, when no guest has it */
 #define VM_RUN_DIR	"/run/nestbox/guests"	/* NAME/: QEMU's sockets, QEMU's */
 #define VM_DISKS	"disks"		/* STATE_GUESTS/NAME/disks: the guest's own */
 #define VM_STOP_MS	60000		/* powerdown to quit; GCE gives 90 s */
@@ -262,9 +263,12 @@ struct vm_ops {
 	int	 (*rename)(const char *from, const char *to);
 	char	*(*read_file)(const char *path, size_t max, size_t *len);
 	int	 (*make_file)(const char *path, uid_t, gid_t, mode_t);	/* anew, empty */
+	int	 (*uid_kill)(uid_t);	/* SIGKILL to its processes; how many there were */
+	int	 (*own_dev)(const char *dev, uid_t, gid_t, mode_t);
 };
 extern const struct vm_ops vm_sys_ops;	/* host.c */
 void	 devices_for_guests(void);		/* host.c: at boot */
+void	 disown_guests(const char *top);	/* host.c: every STATE_GUESTS/NAME root's */
 const struct vm_ops *vm_set_ops(const struct vm_ops *);	/* NULL: vm_sys_ops; the old */
 
 /*
@@ -293,6 +297,8 @@ vm_uid(const struct vm *v)
 
 /* prepare.c: sources into files, a step at a time */
 int	 vm_prepare(struct vm *, const struct vm_ops *, struct vm_step *);
+void	 vm_release(struct vm *, const struct vm_ops *);	/* its uid, files, disks */
+int	 uid_procs(const char *proc, uid_t, pid_t *pids, size_t max);	/* host.c */
 int	 disk_is_the_l1s(const char *dev);
 void	 own_dir(const char *dir, uid_t, const char *who);
 

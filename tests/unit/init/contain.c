@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -361,6 +363,81 @@ spawn_fds(void **state)
 }
 
 
+/* A process the guest's uid left (daemonized, undumpable): found and killed
+ * before its slot is used again. */
+static void
+uid_leftovers(void **state)
+{
+	pid_t	 pid, pids[4];
+	int	 status, p[2];
+	char	 c;
+
+	(void)state;
+	NEED_ROOT();
+	assert_int_equal(vm_sys_ops.uid_kill(GUID), 0);
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		if (setgroups(0, NULL) == -1 || setresgid(GUID, GUID, GUID) == -1 ||
+		    setresuid(GUID, GUID, GUID) == -1 ||
+		    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+			_exit(2);
+		close(p[0]);
+		(void)write(p[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	assert_true(pid > 0);
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	/* undumpable: /proc/PID is root's, its status says the truth */
+	assert_int_equal(uid_procs("/proc", GUID, pids, 4), 1);
+	assert_int_equal(pids[0], pid);
+	assert_int_equal(vm_sys_ops.uid_kill(GUID), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(vm_sys_ops.uid_kill(GUID), 0);
+}
+
+/* A guest's files go back to root at boot and when it goes; a pd: node to
+ * root:disk, through the node itself. */
+static void
+give_back(void **state)
+{
+	char		 top[512], path[512], link[512];
+	struct stat	 st;
+
+	(void)state;
+	NEED_ROOT();
+	path_of(path, sizeof(path), g, VM_DISKS);
+	assert_int_equal(dir_owned(path, GUID, GUID, 0700), 0);
+	disown_guests(dir);
+	assert_int_equal(stat(g, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_gid, 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	/* a device node */
+	path_of(top, sizeof(top), dir, "sdz");
+	if (mknod(top, S_IFBLK | 0600, makedev(7, 250)) == -1)
+		skip();			/* a file system without device nodes */
+	assert_int_equal(chown(top, GUID, GUID), 0);
+	assert_int_equal(vm_sys_ops.own_dev(top, 0, DISK_GID, 0660), 0);
+	assert_int_equal(stat(top, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_gid, DISK_GID);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	/* a symlink where the node was: not followed */
+	path_of(link, sizeof(link), dir, "sdy");
+	assert_int_equal(symlink(top, link), 0);
+	assert_int_equal(vm_sys_ops.own_dev(link, GUID, GUID, 0666), -1);
+	assert_int_equal(stat(top, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_mode & 07777, 0660);
+}
+
 /* qemu-img 10.0's `info --output=json -f qcow2` of crafted images: a clean
  * 10 GiB one, one with a backing file (/dev/sda), one with an external
  * data file, one whose backing is an NBD export. */
@@ -476,6 +553,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(dir_swapped, setup, teardown),
 	cmocka_unit_test_setup_teardown(sockets, setup, teardown),
 	cmocka_unit_test_setup_teardown(primitives, setup, teardown),
+	cmocka_unit_test_setup_teardown(uid_leftovers, setup, teardown),
+	cmocka_unit_test_setup_teardown(give_back, setup, teardown),
 	cmocka_unit_test(spawn_fds),
 	cmocka_unit_test(images_are_data),
 	cmocka_unit_test(redaction),

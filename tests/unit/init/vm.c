@@ -433,6 +433,7 @@ static struct {
 	const char	*leases;	/* dnsmasq's leases */
 	int		 fds[3];	/* the last spawn's; -2: NULL */
 	uid_t		 qmp_owner;	/* the last qmp_open's */
+	int		 left;		/* processes uid_kill finds */
 	char		 mkdirs[2048];	/* mkdir_owned's, a line each */
 } fk;
 
@@ -626,6 +627,24 @@ fk_write_file(const char *path, const void *data, size_t len, mode_t mode)
 static int	 fk_open_log(const char *path) { did("log %s", path); return 1000; }
 
 static int
+fk_uid_kill(uid_t uid)
+{
+	int	 n = fk.left;
+
+	if (n > 0)
+		did("uid_kill %u %d", (unsigned)uid, n);
+	fk.left = 0;
+	return n;
+}
+
+static int
+fk_own_dev(const char *dev, uid_t uid, gid_t gid, mode_t mode)
+{
+	did("own_dev %s %u:%u %o", dev, (unsigned)uid, (unsigned)gid, (unsigned)mode);
+	return 0;
+}
+
+static int
 fk_make_file(const char *path, uid_t uid, gid_t gid, mode_t mode)
 {
 	did("make %s %u:%u %o", path, (unsigned)uid, (unsigned)gid, (unsigned)mode);
@@ -664,7 +683,7 @@ static const struct vm_ops fake_ops = {
 	fk_qmp_open, fk_qmp_command, fk_qmp_close, fk_con_open, fk_con_close, fk_env,
 	fk_exists, fk_mkdir_owned, fk_own_dir, fk_own, fk_pd_find, fk_disk_is_l1,
 	fk_write_file, fk_open_log, fk_close, fk_unlink, fk_rename, fk_read_file,
-	fk_make_file,
+	fk_make_file, fk_uid_kill, fk_own_dev,
 };
 
 static int	 rt_logfd;
@@ -1208,6 +1227,43 @@ rt_sources(void **state)
 	assert_non_null(strstr(c, "/usr/bin/qemu-img create -q -f"));
 }
 
+/* uids are not recycled dirty: a former run's processes hold the slot back;
+ * a guest that goes gives its uid, files and persistent disks back. */
+static void
+rt_release(void **state)
+{
+	const char	*c;
+	char		*d;
+
+	(void)state;
+	fk.left = 2;
+	vm_reconcile(DOC("{\"name\": \"a\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"pd:data\"}]}"), 0);
+	assert_string_equal(st("a"), "backing off");
+	assert_string_equal(vm_find("a")->error,
+	    "uid 20000: 2 processes of a former run were left (killed)");
+	assert_non_null(strstr(done(), "uid_kill 20000 2\n"));
+	fire("a");
+	assert_string_equal(st("a"), "starting");
+	fire("a");
+	assert_string_equal(st("a"), "running");
+	done();
+	fk_file(STATE_GUESTS "/a");
+	fk_file(STATE_GUESTS "/a/disks");
+	fk.mkdirs[0] = '\0';
+	fk.left = 1;		/* what its QEMU left running */
+	vm_reconcile(DOC(""), 0);
+	qemu_exit("a", EXITED(0));
+	assert_null(vm_find("a"));
+	d = done();
+	assert_non_null(strstr(d, "uid_kill 20000 1\n"));
+	assert_non_null(strstr(d, "own_dev /dev/sdb 0:6 660\n"));
+	assert_string_equal(fk.mkdirs, "mkdir " STATE_GUESTS "/a/disks 0:0 700\n"
+	    "mkdir " STATE_GUESTS "/a 0:0 700\n");
+	c = console();
+	assert_non_null(strstr(c, "guest a: 1 processes of uid 20000 killed\n"));
+}
+
 /* A signed URL's query: in the fetcher's stdin, nowhere else. gs:// runs as
  * the uid that may get the token, http(s) as the one that may not. */
 static void
@@ -1467,7 +1523,7 @@ rt_sys(void **state)
 	RT(rt_changed_declaration), RT(rt_fetch_failures), RT(rt_stop_during_fetch), \
 	RT(rt_shared_download), RT(rt_exit_policies), RT(rt_shutdown), \
 	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), \
-	RT(rt_network), RT(rt_misc), RT(rt_sys), RT(rt_secrets),
+	RT(rt_network), RT(rt_misc), RT(rt_sys), RT(rt_secrets), RT(rt_release),
 
 
 static const struct CMUnitTest tests[] = {
