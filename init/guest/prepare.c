@@ -93,8 +93,10 @@ fetch_busy(const char *path)
 }
 
 /*
- * The disk at dev holds the state partition, or a file system mounted on
- * the L1 (GCE's boot disk is "persistent-disk-0": a guest must never get it).
+ * The disk at dev is the L1's own: the disk store.c found the state
+ * partition on or the L1 booted from (by device number, mounted or not),
+ * or one with a file system mounted on the L1. GCE's boot disk is
+ * "persistent-disk-0": a guest must never get it.
  */
 int
 disk_is_the_l1s(const char *dev)
@@ -106,6 +108,10 @@ disk_is_the_l1s(const char *dev)
 
 	if (stat(dev, &d) == -1 || !S_ISBLK(d.st_mode))
 		return 0;
+	/* by identity: the disk store.c took the state partition from (or
+	 * booted from), mounted or not */
+	if (store_is_l1_disk(d.st_rdev))
+		return 1;
 	/* every mounted block device: itself, or one of its partitions */
 	if ((text = read_file("/proc/self/mountinfo", 1 << 20, &len)) == NULL)
 		return 0;
