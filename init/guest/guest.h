@@ -56,6 +56,7 @@ struct guest_disk {
 	enum disk_format format;
 	int		 overlay;	/* a qcow2 overlay on the state partition */
 	uint64_t	 size;		/* bytes; 0: as it is */
+	uint64_t	 max_size;	/* a download's bound, bytes; 0: free space only */
 };
 struct guest_forward {
 	enum fwd_proto	 proto;		/* FWD_TCP or FWD_UDP */
@@ -189,6 +190,7 @@ enum fetch_status {		/* nestbox-fetch's exit status */
 	FETCH_MISMATCH = 2,	/* the sha256 differs: not retried */
 	FETCH_NOSPACE = 3,	/* the state partition is full */
 	FETCH_REFUSED = 4,	/* a qcow2 image that names other files: not retried */
+	FETCH_TOOBIG = 5,	/* larger than its max-size: not retried */
 	FETCH_USAGE = 64,
 };
 int	 fetch_cache_path(const struct guest_source *, char *buf, size_t size);	/* under STATE_IMAGES */

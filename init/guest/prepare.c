@@ -178,9 +178,11 @@ own_dir(const char *dir, uid_t uid, const char *who)
  */
 static int
 source_local(struct vm *v, const struct vm_ops *ops, const char *field,
-    const struct guest_source *src, char *path, size_t size, struct vm_step *st)
+    const struct guest_source *src, uint64_t max, char *path, size_t size,
+    struct vm_step *st)
 {
-	char	*argv[5], shown[GUEST_SOURCE_MAX];
+	char	*argv[8], shown[GUEST_SOURCE_MAX], maxs[24];
+	int	 n = 0;
 
 	switch (src->kind) {
 	case SRC_HTTPS:
@@ -200,11 +202,17 @@ source_local(struct vm *v, const struct vm_ops *ops, const char *field,
 		    url_redact(src->uri, shown, sizeof(shown)));
 		v->job_tmp[0] = '\0';	/* nestbox-fetch renames it itself */
 		/* the source on stdin, not in argv: /proc shows argv to all */
-		argv[0] = FETCH_BIN;
-		argv[1] = "-";
-		argv[2] = path;
-		argv[3] = src->sha256[0] != '\0' ? (char *)src->sha256 : NULL;
-		argv[4] = NULL;
+		argv[n++] = FETCH_BIN;
+		if (max != 0) {
+			snprintf(maxs, sizeof(maxs), "%llu", (unsigned long long)max);
+			argv[n++] = "--max-size";
+			argv[n++] = maxs;
+		}
+		argv[n++] = "-";
+		argv[n++] = path;
+		if (src->sha256[0] != '\0')
+			argv[n++] = (char *)src->sha256;
+		argv[n] = NULL;
 		log_info("guest %s: downloading %s", v->g.name, shown);
 		/* only gs:// needs the token: http(s) runs as a uid that can
 		 * not reach the metadata server; both in the group of
@@ -353,15 +361,15 @@ vm_prepare(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 	ops->own_dir(disks, vm_uid(v), v->g.name);
 	for (i = 0; i < v->g.ndisks; i++) {
 		snprintf(field, sizeof(field), "disks[%zu]", i);
-		if ((r = source_local(v, ops, field, &v->g.disks[i].src, base, sizeof(base),
-		    st)) != 0)
+		if ((r = source_local(v, ops, field, &v->g.disks[i].src,
+		    v->g.disks[i].max_size, base, sizeof(base), st)) != 0)
 			return r;
 		if ((r = disk_file(v, ops, i, base, st)) != 0)
 			return r;
 	}
-	if ((r = source_local(v, ops, "kernel", &v->g.kernel, v->kernel, sizeof(v->kernel),
-	    st)) != 0 || (r = source_local(v, ops, "initrd", &v->g.initrd, v->initrd,
-	    sizeof(v->initrd), st)) != 0)
+	if ((r = source_local(v, ops, "kernel", &v->g.kernel, 0, v->kernel,
+	    sizeof(v->kernel), st)) != 0 || (r = source_local(v, ops, "initrd",
+	    &v->g.initrd, 0, v->initrd, sizeof(v->initrd), st)) != 0)
 		return r;
 	if (v->g.cloud_init && write_seed(v, ops, st) == -1)
 		return -1;

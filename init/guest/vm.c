@@ -243,6 +243,9 @@ job_error(struct vm *v)
 			vm_error(v, "%s: the image names other files (a backing or "
 			    "data file): refused", v->job_what);
 			return E_FAIL_PERMANENT;
+		case FETCH_TOOBIG:
+			vm_error(v, "%s: larger than its max-size: refused", v->job_what);
+			return E_FAIL_PERMANENT;
 		default:
 			vm_error(v, "%s: the download failed (nestbox-fetch %s)",
 			    v->job_what, exit_reason(status, why, sizeof(why)));

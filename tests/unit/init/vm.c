@@ -1299,6 +1299,28 @@ rt_secrets(void **state)
 	assert_non_null(strstr(vm_find("g")->error, "names other files"));
 }
 
+/* A disk's max-size bounds its download; only a download has one. */
+static void
+rt_max_size(void **state)
+{
+	const char	*c;
+
+	(void)state;
+	vm_reconcile(DOC("{\"name\": \"m\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"" URL "\", \"max-size\": \"2G\"}]},"
+	    "{\"name\": \"p\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"pd:data\", \"max-size\": \"2G\"}]}"), 0);
+	assert_non_null(strstr(done(), "spawn uid 901 gid 901 group 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch --max-size 2147483648 - <" URL "\n"));
+	c = console();
+	assert_non_null(strstr(c, "guest p: disks[0].max-size: only a download "
+	    "(https://, http://, gs://) has one"));
+	job_exit("m", EXITED(FETCH_TOOBIG));
+	assert_string_equal(st("m"), "failed");
+	assert_string_equal(vm_find("m")->error,
+	    "disks[0]: " URL ": larger than its max-size: refused");
+}
+
 static void
 rt_control(void **state)
 {
@@ -1523,7 +1545,7 @@ rt_sys(void **state)
 	RT(rt_changed_declaration), RT(rt_fetch_failures), RT(rt_stop_during_fetch), \
 	RT(rt_shared_download), RT(rt_exit_policies), RT(rt_shutdown), \
 	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), \
-	RT(rt_network), RT(rt_misc), RT(rt_sys), RT(rt_secrets), RT(rt_release),
+	RT(rt_network), RT(rt_misc), RT(rt_sys), RT(rt_secrets), RT(rt_release), RT(rt_max_size),
 
 
 static const struct CMUnitTest tests[] = {
