@@ -275,8 +275,11 @@ disk_file(struct vm *v, const struct vm_ops *ops, size_t i, const char *base,
 	/* made before the disks directory was the guest's own: moved there */
 	snprintf(old, sizeof(old), "%s/disk%zu-%08lx.%s", v->dir, i, src_key(&d->src),
 	    d->overlay ? "qcow2" : fmt);
-	if (ops->exists(old) && ops->rename(old, v->disk[i]) == 0)
+	if (ops->exists(old) && ops->rename(old, v->disk[i]) == 0) {
+		snprintf(old, sizeof(old), "%s/" VM_DISKS, v->dir);
+		ops->own_dir(old, vm_uid(v), v->g.name);	/* its uid's now */
 		return 0;
+	}
 	snprintf(v->job_dest, sizeof(v->job_dest), "%s", v->disk[i]);
 	snprintf(v->job_tmp, sizeof(v->job_tmp), "%s.part", v->disk[i]);
 	ops->unlink(v->job_tmp);

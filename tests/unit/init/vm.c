@@ -1299,6 +1299,34 @@ rt_secrets(void **state)
 	assert_non_null(strstr(vm_find("g")->error, "names other files"));
 }
 
+/* An overlay an older image made in the guest's directory itself is moved
+ * into disks/, not made again. */
+static void
+rt_migrate(void **state)
+{
+	struct vm	*v;
+	char		 old[PATH_MAX], *p, *d;
+
+	(void)state;
+	fk_file(STATE_DIR "/o.img");
+	vm_reconcile(DOC("{\"name\": \"o\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"state:o.img\", \"overlay\": true}]}"), 0);
+	v = vm_find("o");
+	assert_non_null(p = strstr(v->disk[0], "/" VM_DISKS "/"));
+	snprintf(old, sizeof(old), "%.*s%s", (int)(p - v->disk[0]), v->disk[0],
+	    p + strlen("/" VM_DISKS));
+	assert_non_null(strstr(done(), "/usr/bin/qemu-img create"));
+	job_exit("o", EXITED(1));
+	assert_string_equal(st("o"), "backing off");
+	fk_file(old);
+	fire("o");
+	d = done();
+	assert_null(strstr(d, "qemu-img"));
+	assert_non_null(strstr(d, "rename "));
+	assert_non_null(strstr(d, v->disk[0]));
+	assert_string_equal(st("o"), "starting");
+}
+
 /* A disk's max-size bounds its download; only a download has one. */
 static void
 rt_max_size(void **state)
@@ -1545,7 +1573,7 @@ rt_sys(void **state)
 	RT(rt_changed_declaration), RT(rt_fetch_failures), RT(rt_stop_during_fetch), \
 	RT(rt_shared_download), RT(rt_exit_policies), RT(rt_shutdown), \
 	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), \
-	RT(rt_network), RT(rt_misc), RT(rt_sys), RT(rt_secrets), RT(rt_release), RT(rt_max_size),
+	RT(rt_network), RT(rt_misc), RT(rt_sys), RT(rt_secrets), RT(rt_release), RT(rt_max_size), RT(rt_migrate),
 
 
 static const struct CMUnitTest tests[] = {
