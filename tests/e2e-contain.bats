@@ -49,10 +49,15 @@ setup_file() {
 		/var/lib/nestbox/guests/web/* /var/lib/nestbox/images
 	# as the guest's uid: no other process in sight, nothing to write in
 	# PID 1's directory
-	setpriv --reuid="$uid" --regid="$uid" --clear-groups sh -c '
+	chpst -u "$uid:$uid" sh -c '
 		[ -e /proc/1 ] && echo "l1: as guest: sees PID 1"
 		: >/var/lib/nestbox/guests/web/x 2>/dev/null && echo "l1: as guest: wrote"
 		echo "l1: as guest: done"'
+	n=0
+	until nestbox status hostile 2>/dev/null | grep -q '"state":[[:space:]]*"failed"'; do
+		[ $n -lt 600 ] || break
+		sleep 0.5; n=$((n + 1))
+	done
 	nestbox list | sed 's/^/l1: list: /'
 	echo "l1: done"
 	exec sleep 100000
@@ -68,7 +73,7 @@ teardown() {
 
 @test "an escaped QEMU holds no fd of PID 1's and sees no other uid; a hostile qcow2 is refused; a signed URL's query is not shown" {
 	l0_start "$TOP/tests/fixtures/metadata/basic.json"
-	local w=$L0_DIR/www qemu_img=$OUT/pkg/qemu/rootfs/usr/bin/qemu-img ksum isum web hostile
+	local w=$L0_DIR/www qemu_img=$OUT/pkg/qemu/rootfs/usr/bin/qemu-img ksum isum hsum web hostile
 	cp "$OUT/pkg/linux/boot/vmlinuz" "$w/vmlinuz"
 	cp "$OUT/l2-guest/initramfs.img" "$w/initrd"
 	ksum=$(sha256sum <"$w/vmlinuz" | cut -d' ' -f1)
@@ -76,8 +81,9 @@ teardown() {
 	# a qcow2 whose backing file is the L1's first disk (made with -u: the
 	# backing file is named, never opened, here)
 	"$qemu_img" create -q -f qcow2 -u -F raw -b /dev/vda "$w/hostile.qcow2" 64M
+	hsum=$(sha256sum <"$w/hostile.qcow2" | cut -d' ' -f1)
 	web=$(printf '{"name": "web", "memory": "192M", "kernel": {"source": "http://203.0.113.10/vmlinuz?X-Goog-Signature=SECRET123", "sha256": "%s"}, "initrd": {"source": "http://203.0.113.10/initrd", "sha256": "%s"}, "cmdline": "console=ttyS0 panic=-1 nbguest.name=web"}' "$ksum" "$isum")
-	hostile='{"name": "hostile", "memory": "128M", "disks": [{"source": "http://203.0.113.10/hostile.qcow2", "format": "qcow2", "overlay": true}]}'
+	hostile='{"name": "hostile", "memory": "128M", "disks": [{"source": "http://203.0.113.10/hostile.qcow2", "sha256": "'"$hsum"'", "format": "qcow2", "overlay": true}]}'
 	python3 -c 'import json,sys; print(json.dumps({"instance": {"attributes": {"nestbox-guests": sys.argv[1], "enable-guest-attributes": "TRUE"}}}))' \
 		"{\"version\": 1, \"guests\": [$web, $hostile]}" >"$BATS_TEST_TMPDIR/patch.json"
 	l0_metadata PATCH /document "$(cat "$BATS_TEST_TMPDIR/patch.json")" >/dev/null
