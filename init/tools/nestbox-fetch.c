@@ -33,14 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <poll.h>
-#include <signal.h>
 #include <unistd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 
 #include <curl/curl.h>
 
@@ -71,9 +67,7 @@
 #define FETCH_TIME_S	(6 * 3600L)	/* a run: at most this long (it resumes) */
 #define RESERVE_MAX	(256LL << 20)	/* free space kept: this, or 5% if less */
 #define VALIDATOR_MAX	256		/* an ETag or a Last-Modified */
-#define INSPECT_S	30		/* qemu-img info: at most this long, */
-#define INSPECT_AS	(1UL << 30)	/* this much address space, */
-#define INSPECT_MAX	(256 * 1024)	/* this much JSON */
+#define INSPECT_S	30		/* qemu-img info: at most this long */
 
 static const char *qemu_img = QEMU_IMG;	/* --qemu-img: the tests' */
 
@@ -405,113 +399,6 @@ open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 
 #define SET(opt, val)	(rc = rc != CURLE_OK ? rc : curl_easy_setopt(easy, opt, val))
 
-/*
- * Images are data: a qcow2 image (by its magic) is looked at with
- * `qemu-img info --output=json -f qcow2`, as this uid, with a time and an
- * address-space limit; info opens neither a backing file nor a data file.
- * image_check() refuses one that names any file but itself. FETCH_OK,
- * FETCH_REFUSED, or FETCH_ERROR (qemu-img did not run).
- */
-static int
-inspect(const char *shown, const char *part)
-{
-	static char	 json[INSPECT_MAX + 1];
-	static const unsigned char qcow2[4] = { 'Q', 'F', 'I', 0xfb };
-	unsigned char	 magic[4];
-	char		*argv[] = { (char *)qemu_img, "info", "--output=json", "-f",
-			    "qcow2", (char *)part, NULL };
-	char		 why[160];
-	struct rlimit	 as, cpu, lim;
-	struct pollfd	 pfd;
-	uint64_t	 deadline;
-	size_t		 len = 0;
-	ssize_t		 n;
-	pid_t		 pid;
-	int		 p[2], fds[3], fd, status, timedout = 0;
-
-	if ((fd = open(part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		say("%s: %s", part, strerror(errno));
-		return FETCH_ERROR;
-	}
-	n = pread(fd, magic, sizeof(magic), 0);
-	close(fd);
-	if (n != (ssize_t)sizeof(magic) || memcmp(magic, qcow2, sizeof(magic)) != 0)
-		return FETCH_OK;		/* not qcow2: bytes, whatever they say */
-	if (pipe2(p, O_CLOEXEC) == -1) {
-		say("%s: %s", shown, strerror(errno));
-		return FETCH_ERROR;
-	}
-	fds[0] = -1;
-	fds[1] = p[1];
-	fds[2] = STDERR_FILENO;
-	/* the child's limits, set here for the fork to inherit (soft ones) */
-	getrlimit(RLIMIT_AS, &as);
-	getrlimit(RLIMIT_CPU, &cpu);
-	lim = as;
-	lim.rlim_cur = INSPECT_AS < as.rlim_max ? INSPECT_AS : as.rlim_max;
-	setrlimit(RLIMIT_AS, &lim);
-	lim = cpu;
-	lim.rlim_cur = INSPECT_S < cpu.rlim_max ? INSPECT_S : cpu.rlim_max;
-	setrlimit(RLIMIT_CPU, &lim);
-	pid = spawn(argv, fds);
-	setrlimit(RLIMIT_AS, &as);
-	setrlimit(RLIMIT_CPU, &cpu);
-	close(p[1]);
-	if (pid == -1) {
-		close(p[0]);
-		say("%s: fork: %s", shown, strerror(errno));
-		return FETCH_ERROR;
-	}
-	deadline = now_ms() + INSPECT_S * 1000;
-	pfd.fd = p[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		uint64_t now = now_ms();
-
-		if (now >= deadline) {
-			timedout = 1;
-			break;
-		}
-		if (poll(&pfd, 1, (int)(deadline - now)) == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if ((n = read(p[0], json + len, INSPECT_MAX - len)) <= 0) {
-			if (n == -1 && errno == EINTR)
-				continue;
-			break;
-		}
-		if ((len += (size_t)n) == INSPECT_MAX)
-			break;
-	}
-	close(p[0]);
-	if (timedout || len == INSPECT_MAX)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	json[len] = '\0';
-	if (timedout) {
-		say("%s: refused: qemu-img info took over %d s", shown, INSPECT_S);
-		return FETCH_REFUSED;
-	}
-	if (WIFEXITED(status) && (WEXITSTATUS(status) == 126 ||
-	    WEXITSTATUS(status) == 127)) {
-		say("%s: %s did not run", shown, qemu_img);
-		return FETCH_ERROR;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		say("%s: refused: qemu-img info %s", shown,
-		    exit_reason(status, why, sizeof(why)));
-		return FETCH_REFUSED;
-	}
-	if (image_check(json, len, why, sizeof(why)) == -1) {
-		say("%s: refused: %s", shown, why);
-		return FETCH_REFUSED;
-	}
-	return FETCH_OK;
-}
-
 /* list with s appended; NULL, the list freed, when out of memory */
 static struct curl_slist *
 slist_add(struct curl_slist *list, const char *s)
@@ -712,7 +599,7 @@ download(const char *url, const char *shown, const char *dest, const char *want,
     curl_off_t max, struct curl_slist *hdrs, const char *protos)
 {
 	unsigned char	 md[32];
-	char		 part[PATH_MAX], vpath[PATH_MAX + 2], got[65], sz[32];
+	char		 part[PATH_MAX], vpath[PATH_MAX + 2], got[65], sz[32], why[200];
 	struct stat	 st;
 	struct dl	 d;
 	size_t		 i;
@@ -789,7 +676,9 @@ download(const char *url, const char *shown, const char *dest, const char *want,
 		rv = FETCH_MISMATCH;
 		goto out;
 	}
-	if ((rv = inspect(shown, part)) != FETCH_OK) {
+	if ((rv = image_inspect(qemu_img, part, INSPECT_S, why, sizeof(why))) != FETCH_OK)
+		say("%s: %s%s", shown, rv == FETCH_REFUSED ? "refused: " : "", why);
+	if (rv != FETCH_OK) {
 		if (rv == FETCH_REFUSED) {
 			unlink(part);
 			unlink(vpath);

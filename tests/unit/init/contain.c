@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -517,6 +518,81 @@ images_are_data(void **state)
 	assert_int_equal(image_check("", 0, why, sizeof(why)), -1);
 }
 
+/* qemu-img next to this binary (out/tests/unit-init -> out/pkg/qemu/...). */
+static int
+pkg_qemu_img(char *buf, size_t size)
+{
+	char	 self[PATH_MAX], *slash;
+	ssize_t	 n;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+		return -1;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	if ((size_t)snprintf(buf, size, "%.3000s/../pkg/qemu/rootfs/usr/bin/qemu-img",
+	    self) >= size)
+		return -1;
+	return access(buf, X_OK);
+}
+
+static void
+run_tool(char *const argv[])
+{
+	int	 fds[3] = { -1, -1, 2 }, status;
+	pid_t	 pid;
+
+	assert_true((pid = spawn(argv, fds)) > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The inspection itself: the image's qemu-img on crafted images, and a
+ * qemu-img that hangs or talks without end. */
+static void
+inspect_images(void **state)
+{
+	char	 qi[PATH_MAX], clean[512], bad[512], raw[512], slow[512], loud[512];
+	char	 why[200];
+	char	*mk_clean[] = { qi, "create", "-q", "-f", "qcow2", clean, "1G", NULL };
+	char	*mk_bad[] = { qi, "create", "-q", "-f", "qcow2", "-u", "-F", "raw", "-b",
+		    "/dev/sda", bad, "1G", NULL };
+	uint64_t t0;
+
+	(void)state;
+	if (pkg_qemu_img(qi, sizeof(qi)) == -1)
+		skip();
+	path_of(clean, sizeof(clean), dir, "clean.qcow2");
+	path_of(bad, sizeof(bad), dir, "bad.qcow2");
+	run_tool(mk_clean);
+	run_tool(mk_bad);
+	assert_int_equal(image_inspect(qi, clean, 30, why, sizeof(why)), FETCH_OK);
+	assert_int_equal(image_inspect(qi, bad, 30, why, sizeof(why)), FETCH_REFUSED);
+	assert_string_equal(why, "it names a backing file (/dev/sda)");
+	/* not qcow2: bytes, never looked at */
+	put_file(dir, "raw.img", "QFI but not the magic");
+	path_of(raw, sizeof(raw), dir, "raw.img");
+	assert_int_equal(image_inspect("/nonexistent", raw, 30, why, sizeof(why)), FETCH_OK);
+	assert_int_equal(image_inspect("/nonexistent", bad, 30, why, sizeof(why)),
+	    FETCH_ERROR);
+	assert_string_equal(why, "/nonexistent did not run");
+	/* a qemu-img that hangs: killed at the limit; one that talks on */
+	put_file(dir, "slow", "#!/bin/sh\nexec sleep 30\n");
+	path_of(slow, sizeof(slow), dir, "slow");
+	assert_int_equal(chmod(slow, 0755), 0);
+	t0 = now_ms();
+	assert_int_equal(image_inspect(slow, bad, 1, why, sizeof(why)), FETCH_REFUSED);
+	assert_string_equal(why, "qemu-img info took over 1 s");
+	assert_true(now_ms() - t0 < 5000);
+	put_file(dir, "loud", "#!/bin/sh\nexec yes\n");
+	path_of(loud, sizeof(loud), dir, "loud");
+	assert_int_equal(chmod(loud, 0755), 0);
+	assert_int_equal(image_inspect(loud, bad, 10, why, sizeof(why)), FETCH_REFUSED);
+	assert_string_equal(why, "qemu-img info said over 262144 bytes");
+}
+
 /* Secrets stay secret: one redaction for every URL printed or stored. */
 static void
 redaction(void **state)
@@ -557,6 +633,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(give_back, setup, teardown),
 	cmocka_unit_test(spawn_fds),
 	cmocka_unit_test(images_are_data),
+	cmocka_unit_test_setup_teardown(inspect_images, setup, teardown),
 	cmocka_unit_test(redaction),
 };
 
