@@ -103,7 +103,8 @@ teardown() {
 	# QEMU's fds: 0 /dev/null, 1 and 2 its log; no console, no TCP socket
 	# (the metadata server's connections are PID 1's alone), no unix socket
 	# but its own listening ones and their clients
-	run grep -a '^l1: qemu ' "$VM_CONSOLE"
+	# (the console's lines end in CR LF)
+	run bash -c "grep -a '^l1: qemu ' '$VM_CONSOLE' | tr -d '\\r'"
 	assert_line --regexp '^l1: qemu fd 0 -> /dev/null'
 	assert_line --regexp '^l1: qemu fd 1 -> /var/lib/nestbox/guests/web/qemu\.log'
 	assert_line --regexp '^l1: qemu fd 2 -> /var/lib/nestbox/guests/web/qemu\.log'
@@ -113,7 +114,7 @@ teardown() {
 	refute_line --regexp '^l1: qemu unix .*/run/nestbox/(ctl|control)'
 	assert_line 'l1: qemu fds end'
 	# the file boundary: PID 1's directory, the guest's disks/ and console.log
-	run grep -a '^l1: ' "$VM_CONSOLE"
+	run bash -c "grep -a '^l1: ' '$VM_CONSOLE' | tr -d '\\r'"
 	assert_line --regexp '^l1: qemu uid 2000[0-9]$'
 	assert_line --regexp '^l1: mount: proc /proc proc .*hidepid=invisible'
 	assert_line --regexp '^l1: stat: /var/lib/nestbox/guests/web 0:2000[0-9] 750$'
