@@ -49,10 +49,11 @@ setup_file() {
 		/var/lib/nestbox/guests/web/* /var/lib/nestbox/images
 	# as the guest's uid: no other process in sight, nothing to write in
 	# PID 1's directory
-	chpst -u "$uid:$uid" sh -c '
-		[ -e /proc/1 ] && echo "l1: as guest: sees PID 1"
-		: >/var/lib/nestbox/guests/web/x 2>/dev/null && echo "l1: as guest: wrote"
-		echo "l1: as guest: done"'
+	chpst -u "$uid:$uid" /bin/sh -c '
+		echo "uid $(id -u)"
+		[ -e /proc/1 ] && echo "sees PID 1"
+		: >/var/lib/nestbox/guests/web/x 2>/dev/null && echo "wrote"
+		echo "done"' </dev/null 2>&1 | sed 's/^/l1: as guest: /'
 	n=0
 	until nestbox status hostile 2>/dev/null | grep -q '"state":[[:space:]]*"failed"'; do
 		[ $n -lt 600 ] || break
@@ -125,6 +126,7 @@ teardown() {
 	# as the guest's uid: PID 1 out of sight, PID 1's directory not its
 	refute_line 'l1: as guest: sees PID 1'
 	refute_line 'l1: as guest: wrote'
+	assert_line "l1: as guest: uid $(sed -n 's/^l1: qemu uid //p' <<<"$output")"
 	assert_line 'l1: as guest: done'
 	# and root's nestbox command sees everything
 	assert_line --regexp '^l1: list: web +running '
