@@ -52,7 +52,7 @@ setup_file() {
 	chpst -u "$uid:$uid" /bin/sh -c '
 		echo "uid $(id -u)"
 		[ -e /proc/1 ] && echo "sees PID 1"
-		: >/var/lib/nestbox/guests/web/x 2>/dev/null && echo "wrote"
+		touch /var/lib/nestbox/guests/web/x 2>/dev/null && echo "wrote"
 		echo "done"' </dev/null 2>&1 | sed 's/^/l1: as guest: /'
 	n=0
 	until nestbox status hostile 2>/dev/null | grep -q '"state":[[:space:]]*"failed"'; do
