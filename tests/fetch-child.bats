@@ -10,7 +10,7 @@ INIT=$OUT/init/init
 # the metadata server (the token) and the GCS JSON API for the gs:// tests.
 write_server() {
 	cat >"$1" <<'EOF'
-import http.server, json, os, re, sys, urllib.parse
+import hashlib, http.server, json, os, re, sys, urllib.parse
 
 root, portfile, logfile = sys.argv[1:4]
 addr = sys.argv[4] if len(sys.argv) > 4 else '127.0.0.1'
@@ -29,14 +29,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def serve(self, path, ranges=True, wrong_range=False, truncate=False):
+    def serve(self, path, ranges=True, wrong_range=False, truncate=False, nolength=False):
         try:
             with open(os.path.join(root, path.lstrip('/')), 'rb') as f:
                 data = f.read()
         except OSError:
             return self.reply(404, b'not found\n')
         n = len(data)
+        etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
         r = self.headers.get('Range') if ranges else None
+        ir = self.headers.get('If-Range')
+        if r and ir is not None and ir != etag:
+            r = None            # changed since: the whole file (RFC 9110 13.1.5)
         m = re.fullmatch(r'bytes=(\d+)-', r or '')
         if wrong_range and r:
             return self.reply(206, data, [('Content-Range', 'bytes 0-%d/%d' % (n - 1, n))])
@@ -45,8 +49,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if m:
             s = int(m.group(1))
             return self.reply(206, data[s:], [('Content-Range', 'bytes %d-%d/%d' % (s, n - 1, n))])
+        if nolength:            # no size said: the end is the connection's
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = True
+            return
         if truncate:
             self.send_response(200)
+            self.send_header('ETag', etag)
             self.send_header('Content-Length', str(n))
             self.end_headers()
             self.wfile.write(data[:n // 3])
@@ -57,9 +68,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         with open(logfile, 'a') as f:
-            f.write('GET %s range=%s auth=%s flavor=%s\n' % (self.path,
+            f.write('GET %s range=%s auth=%s flavor=%s%s\n' % (self.path,
                     self.headers.get('Range', '-'), self.headers.get('Authorization', '-'),
-                    self.headers.get('Metadata-Flavor', '-')))
+                    self.headers.get('Metadata-Flavor', '-'),
+                    ' if-range=' + self.headers['If-Range'] if 'If-Range' in self.headers else ''))
         path, _, query = self.path.partition('?')
         if path == '/computeMetadata/v1/instance/service-accounts/default/token':
             if self.headers.get('Metadata-Flavor') != 'Google':
@@ -79,7 +91,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(302, b'', [('Location', '/loop')])
         for prefix, kw in (('/norange/', {'ranges': False}),
                            ('/badrange/', {'wrong_range': True}),
-                           ('/trunc/', {'truncate': True})):
+                           ('/trunc/', {'truncate': True}),
+                           ('/nolength/', {'nolength': True})):
             if path.startswith(prefix):
                 return self.serve(path[len(prefix):], **kw)
         if path.startswith('/redirect/'):
@@ -196,7 +209,8 @@ assert_prefixed() {
 	run "$FETCH" "$URL/img.bin" "$D/img" "$SHA"
 	assert_success
 	cmp "$IMG" "$D/img"
-	grep -qx "GET /img.bin range=bytes=$size- auth=- flavor=-" "$LOG"
+	# with the first reply's ETag: the same file, or all of it again
+	grep -qx "GET /img.bin range=bytes=$size- auth=- flavor=- if-range=\"[0-9a-f]*\"" "$LOG"
 }
 
 @test "a server that ignores the range: DEST.part is started over, not appended to" {
@@ -272,6 +286,61 @@ assert_prefixed() {
 	grep -q 'X-Goog-Signature=s3cr3t' "$LOG"
 }
 
+@test "the source on stdin (-), as PID 1 passes it: not in argv, its query not in the log" {
+	run "$FETCH" - "$D/img" "$SHA" <<<"$URL/img.bin?X-Goog-Signature=s3cr3t"
+	assert_success
+	cmp "$IMG" "$D/img"
+	refute_output --partial s3cr3t
+	assert_line "nestbox-fetch: $URL/img.bin?...: done, sha256 $SHA"
+	run "$FETCH" - "$D/img2" </dev/null
+	assert_failure 64
+}
+
+@test "libcurl's sockets are close-on-exec" {
+	command -v strace >/dev/null || skip "no strace"
+	run strace -f -e trace=socket "$FETCH" "$URL/img.bin" "$D/img" "$SHA"
+	assert_success
+	assert_line --regexp '^socket\(AF_INET, SOCK_STREAM\|SOCK_CLOEXEC'
+	refute_line --regexp '^socket\(AF_INET, SOCK_STREAM, '
+}
+
+# qcow2 images made with the image's own qemu-img: one clean, and one for
+# each way an image header names another file.
+qemu_img_setup() {
+	QEMU_IMG=$OUT/pkg/qemu/rootfs/usr/bin/qemu-img
+	[ -x "$QEMU_IMG" ] || skip "no $QEMU_IMG: run make"
+	W=$BATS_FILE_TMPDIR/www
+	secret=$BATS_TEST_TMPDIR/secret
+	echo "token-abc" >"$secret"
+	rm -f "$W"/*.qcow2
+	"$QEMU_IMG" create -q -f qcow2 "$W/clean.qcow2" 10G
+	"$QEMU_IMG" create -q -f qcow2 -u -F raw -b "$secret" "$W/backing.qcow2" 1G
+	"$QEMU_IMG" create -q -f qcow2 -u -F raw -b "json:{\"driver\":\"file\",\"filename\":\"$secret\"}" \
+	    "$W/json.qcow2" 1G
+	"$QEMU_IMG" create -q -f qcow2 -u -F raw -b nbd://127.0.0.1:1/x "$W/nbd.qcow2" 1G
+	"$QEMU_IMG" create -q -f qcow2 -o data_file="$BATS_TEST_TMPDIR/data.raw" "$W/data.qcow2" 1G
+}
+
+@test "images are data: a qcow2 naming a backing file, a json: or nbd: one, a data file is refused (exit 4, no DEST.part)" {
+	qemu_img_setup
+	for img in backing json nbd data; do
+		run "$FETCH" --qemu-img "$QEMU_IMG" "$URL/$img.qcow2" "$D/$img"
+		assert_failure 4
+		assert_output --partial "nestbox-fetch: $URL/$img.qcow2: refused: it names"
+		[ ! -e "$D/$img" ]
+		[ ! -e "$D/$img.part" ]
+	done
+	run "$FETCH" --qemu-img "$QEMU_IMG" "$URL/clean.qcow2" "$D/clean"
+	assert_success
+	cmp "$W/clean.qcow2" "$D/clean"
+	# raw bytes are not looked at; qemu-img that does not run is no refusal
+	run "$FETCH" --qemu-img /nonexistent "$URL/img.bin" "$D/img"
+	assert_success
+	run "$FETCH" --qemu-img /nonexistent "$URL/backing.qcow2" "$D/b2"
+	assert_failure 1
+	[ ! -e "$D/b2" ]
+}
+
 @test "a directory it can not write: exit 1, DEST.part named" {
 	if [ "$(id -u)" -eq 0 ]; then
 		mount -t tmpfs -o ro,size=1m nestbox-test "$D" || skip "can not mount a tmpfs"
@@ -284,20 +353,63 @@ assert_prefixed() {
 	[ "$(grep -c . "$LOG")" -eq 0 ]
 }
 
-@test "a full state partition: exit 3, DEST.part kept for later" {
+@test "a file larger than the free space (less a reserve): exit 3 before a byte is written" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (a small tmpfs)"
+	mount -t tmpfs -o size=256k nestbox-test "$D" || skip "can not mount a tmpfs"
+	run "$FETCH" "$URL/img.bin" "$D/img" "$SHA"
+	assert_failure 3
+	assert_output --regexp "nestbox-fetch: $URL/img.bin: 300 KiB more would leave [0-9]+ KiB free on the state partition: not started"
+	[ ! -e "$D/img" ]
+	[ ! -e "$D/img.part" ]
+}
+
+@test "a full state partition mid-way (no size said): exit 3, DEST.part kept for later" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root (a small tmpfs)"
 	mount -t tmpfs -o size=64k nestbox-test "$D" || skip "can not mount a tmpfs"
-	run "$FETCH" "$URL/img.bin" "$D/img" "$SHA"
+	run "$FETCH" "$URL/nolength/img.bin" "$D/img" "$SHA"
 	assert_failure 3
 	assert_output --partial "nestbox-fetch: $D/img.part: state partition full (No space left on device)"
 	[ ! -e "$D/img" ]
 	[ -s "$D/img.part" ]
 }
 
+@test "max-size: a larger file is refused (exit 5), nothing left behind" {
+	run "$FETCH" --max-size 1000 "$URL/img.bin" "$D/img"
+	assert_failure 5
+	assert_line "nestbox-fetch: $URL/img.bin: refused: larger than its max-size (1000 bytes)"
+	[ ! -e "$D/img" ]
+	[ ! -e "$D/img.part" ]
+	# a server that says no size is cut where it passes the bound
+	run "$FETCH" --max-size 1000 "$URL/nolength/img.bin" "$D/img"
+	assert_failure 5
+	[ ! -e "$D/img.part" ]
+	run "$FETCH" --max-size 307200 "$URL/img.bin" "$D/img" "$SHA"
+	assert_success
+}
+
+@test "a resume asks If-Range with the first reply's ETag: a file changed in between is fetched anew, not spliced" {
+	local w=$BATS_FILE_TMPDIR/www
+	cp "$IMG" "$w/changing.bin"
+	run "$FETCH" "$URL/trunc/changing.bin" "$D/img"
+	assert_failure 1
+	[ -s "$D/img.part.v" ]
+	etag=$(cat "$D/img.part.v")
+	# the file changes on the server
+	head -c 307200 /dev/urandom >"$w/changing.bin"
+	new=$(sha256sum "$w/changing.bin" | cut -d' ' -f1)
+	run "$FETCH" "$URL/changing.bin" "$D/img" "$new"
+	assert_success
+	assert_line "nestbox-fetch: $URL/changing.bin: the server sent the whole file, not the rest: starting over"
+	cmp "$w/changing.bin" "$D/img"
+	[ ! -e "$D/img.part.v" ]
+	grep -qx "GET /changing.bin range=bytes=102400- auth=- flavor=- if-range=$etag" "$LOG"
+	rm -f "$w/changing.bin"
+}
+
 @test "usage errors: exit 64" {
 	run "$FETCH"
 	assert_failure 64
-	assert_output --partial "usage: nestbox-fetch SOURCE DEST [SHA256]"
+	assert_output --partial "usage: nestbox-fetch [--max-size BYTES] [--gcs-api URL] [--qemu-img PATH] SOURCE|- DEST [SHA256]"
 	run "$FETCH" "$URL/img.bin"
 	assert_failure 64
 	run "$FETCH" "$URL/img.bin" "$D/img" abc
@@ -317,14 +429,16 @@ assert_prefixed() {
 
 # gs_fetch SOURCE DEST [SHA256]: in a network namespace of its own, where the
 # test server answers at 169.254.169.254:80 as the metadata server and as the
-# GCS API (NESTBOX_GCS_API points there).
+# GCS API (--gcs-api points there; NESTBOX_GCS_API, which the image's
+# nestbox-fetch once took from the environment, points elsewhere and is ignored).
 gs_fetch() {
 	unshare -n bash -c '
 		ip link set lo up && ip addr add 169.254.169.254/32 dev lo || exit 99
 		python3 "$SERVER" "$ROOT" "$ROOT/port" "$LOG" 169.254.169.254 80 3>&- &
 		srv=$!
 		for i in $(seq 50); do [ -s "$ROOT/port" ] && break; sleep 0.1; done
-		NESTBOX_GCS_API=http://169.254.169.254/storage/v1/b/ "$FETCH" "$@"
+		NESTBOX_GCS_API=http://127.0.0.1:1/storage/v1/b/ \
+		    "$FETCH" --gcs-api http://169.254.169.254/storage/v1/b/ "$@"
 		rc=$?
 		kill $srv
 		exit $rc' gs-fetch "$@"

@@ -36,6 +36,7 @@ void	 fatalx(const char *, ...) NB_PRINTF(1, 2) NB_NORETURN;
 
 /* util.c */
 const char *str_quote(const char *s, char *buf, size_t size);	/* printable, cut at 40 */
+const char *url_redact(const char *url, char *buf, size_t size);	/* no userinfo, query */
 char	*read_file(const char *path, size_t max, size_t *len);	/* NUL-terminated, free() it; EFBIG if > max */
 ssize_t	 read_head(const char *path, char *buf, size_t size);	/* first size-1 bytes, NUL-terminated */
 char	*next_line(char **cursor, char *end);	/* splits in place; NULL at end */
@@ -49,6 +50,12 @@ void	 text_init(struct text *, char *buf, size_t size);
 void	 text_add(struct text *, const char *fmt, ...) NB_PRINTF(2, 3);
 int	 text_done(const struct text *);	/* length; -1, ENOSPC if it did not fit */
 int	 write_file(const char *path, const void *data, size_t len, mode_t mode);	/* atomic */
+/* the file boundary: files in places another uid may write (util.c) */
+int	 open_at_checked(int dfd, const char *name, int flags, mode_t, uid_t owner);
+int	 open_checked(const char *path, int flags, mode_t, uid_t owner);	/* -1: any owner */
+int	 file_fresh(const char *path, uid_t, gid_t, mode_t);	/* a new empty file's fd */
+int	 dir_owned(const char *path, uid_t, gid_t, mode_t);
+int	 sock_checked(const char *path, uid_t owner, char *proc, size_t size);
 struct sockaddr_un;
 int	 unix_addr(struct sockaddr_un *, const char *path);	/* ENAMETOOLONG */
 void	 put_le32(uint8_t *p, uint32_t v);			/* little-endian */

@@ -3,12 +3,15 @@
  * parent of every orphan, so reaping takes whatever exits and hands the
  * status to whoever watches that pid.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <grp.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "core/core.h"
@@ -18,11 +21,45 @@ extern char **environ;
 static struct child *children;
 
 /*
+ * Closes every fd above 2 but keep, in a child before exec: what PID 1 has
+ * open (metadata connections libcurl keeps, sockets, logs) is never a
+ * child's, close-on-exec or not. keep is the log's close-on-exec copy of
+ * the console (console.c), there so that a failed exec is still reported;
+ * exec closes it. close_range(2) where the kernel has it (5.9), else each
+ * fd /proc/self/fd names.
+ */
+static void
+close_fds(int keep)
+{
+	DIR		*d;
+	struct dirent	*de;
+	long		 fd;
+	char		*end;
+	int		 flags;
+
+	if (keep < 3 || (flags = fcntl(keep, F_GETFD)) == -1 || !(flags & FD_CLOEXEC))
+		keep = -1;
+	if (keep == -1 ? syscall(SYS_close_range, 3U, ~0U, 0U) == 0 :
+	    (keep == 3 || syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U) == 0) &&
+	    syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) == 0)
+		return;
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		fd = strtol(de->d_name, &end, 10);
+		if (*end == '\0' && end != de->d_name && fd > 2 && fd != keep &&
+		    fd != dirfd(d))
+			close((int)fd);
+	}
+	closedir(d);
+}
+
+/*
  * Forks and execs argv (argv[0] is an absolute path; no shell, no PATH
  * search). In the child: an empty signal mask (PID 1 blocks everything and
  * the mask is inherited), a session of its own, and fds[i] as fd i, -1 for
- * /dev/null; with fds NULL the child keeps the console. Every other fd of
- * PID 1 is close-on-exec. Returns the pid, or -1 if fork failed; an exec
+ * /dev/null; with fds NULL the child keeps the console. Every other fd is
+ * closed: a child gets fds 0 to 2 and nothing else. Returns the pid, or -1 if fork failed; an exec
  * failure is logged by the child, which exits 127.
  */
 pid_t
@@ -63,6 +100,7 @@ spawn_as(char *const argv[], const int fds[3], const struct cred *cred)
 			if (dup2(tmp[i], i) == -1)
 				goto err;
 	}
+	close_fds(log_fd());
 	if (cred != NULL && (setgroups(cred->ngroups, cred->groups) == -1 ||
 	    setresgid(cred->gid, cred->gid, cred->gid) == -1 ||
 	    setresuid(cred->uid, cred->uid, cred->uid) == -1)) {

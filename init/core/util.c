@@ -186,7 +186,11 @@ write_file(const char *path, const void *data, size_t len, mode_t mode)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) == -1)
+	/* a new file, never one someone left there (a symlink, a FIFO, a link) */
+	if (unlink(tmp) == -1 && errno != ENOENT)
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    mode)) == -1)
 		return -1;
 	while (len > 0) {
 		if ((w = write(fd, p, len)) == -1) {
@@ -211,6 +215,230 @@ err:
 	unlink(tmp);
 	errno = saved;
 	return -1;
+}
+
+/*
+ * The file boundary. PID 1 runs as root; a guest's QEMU, and anything that
+ * escapes into it, runs as the guest's uid. Where such a uid may have put
+ * something (its own directory, or a root-owned one it once owned), PID 1
+ * opens files only through these: one name in a directory fd, no symlink
+ * followed, no FIFO waited on, no terminal taken, and the file kept only if
+ * it is a regular file with one link owned by the expected uid. O_TRUNC is
+ * done after that check, so a hard link's target is never truncated.
+ */
+
+/* Splits path into its directory, opened, and its last component. */
+static int
+open_parent(const char *path, const char **name)
+{
+	char		 dir[4096];
+	const char	*slash;
+
+	if ((slash = strrchr(path, '/')) == NULL) {
+		*name = path;
+		return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if ((size_t)(slash - path) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	*name = slash + 1;
+	return open(dir[0] != '\0' ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
+ * name in the directory dfd: see above. owner (uid_t)-1 takes any owner.
+ * Returns the fd (O_CLOEXEC; O_NONBLOCK means nothing on a regular file),
+ * or -1: ELOOP for a symlink, EPERM for anything else not a file of owner.
+ */
+int
+open_at_checked(int dfd, const char *name, int flags, mode_t mode, uid_t owner)
+{
+	struct stat	 st;
+	int		 fd, saved, trunc = flags & O_TRUNC;
+
+	if (name[0] == '\0' || strchr(name, '/') != NULL ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	flags = (flags & ~O_TRUNC) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	if ((fd = openat(dfd, name, flags, mode)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		goto err;
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (owner != (uid_t)-1 && st.st_uid != owner)) {
+		errno = EPERM;
+		goto err;
+	}
+	if (trunc && ftruncate(fd, 0) == -1)
+		goto err;
+	return fd;
+err:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* open_at_checked() on path's last component, in its directory. */
+int
+open_checked(const char *path, int flags, mode_t mode, uid_t owner)
+{
+	const char	*name;
+	int		 dfd, fd, saved;
+
+	if ((dfd = open_parent(path, &name)) == -1)
+		return -1;
+	fd = open_at_checked(dfd, name, flags, mode, owner);
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return fd;
+}
+
+/*
+ * A new empty file at path for writing, owned by uid:gid with mode, in
+ * place of whatever was there (a file, a symlink, a FIFO: unlinked, never
+ * opened). Returns its fd, or -1 (EISDIR: a directory is in the way).
+ */
+int
+file_fresh(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+	const char	*name;
+	int		 dfd, fd = -1, saved;
+
+	if ((dfd = open_parent(path, &name)) == -1)
+		return -1;
+	if (unlinkat(dfd, name, 0) == -1 && errno != ENOENT)
+		goto out;
+	fd = open_at_checked(dfd, name, O_WRONLY | O_CREAT | O_EXCL, mode, (uid_t)-1);
+	if (fd == -1)
+		goto out;
+	if (fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1) {
+		saved = errno;
+		close(fd);
+		unlinkat(dfd, name, 0);
+		errno = saved;
+		fd = -1;
+	}
+out:
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return fd;
+}
+
+/*
+ * A directory at path owned by uid:gid with mode: made, or the one there
+ * re-owned through its own fd (never through a symlink in its place: a
+ * symlink or a file there is removed first). Returns 0, or -1.
+ */
+int
+dir_owned(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct stat	 st;
+	const char	*name;
+	int		 dfd, fd = -1, saved, tries;
+
+	if ((dfd = open_parent(path, &name)) == -1)
+		return -1;
+	for (tries = 0; tries < 2; tries++) {
+		if (mkdirat(dfd, name, mode) == -1 && errno != EEXIST)
+			goto err;
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (fd != -1)
+			break;
+		if (errno != ELOOP && errno != ENOTDIR)
+			goto err;
+		/* not a directory: whatever it is goes */
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    S_ISDIR(st.st_mode) || unlinkat(dfd, name, 0) == -1)
+			goto err;
+	}
+	if (fd == -1 || fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1)
+		goto err;
+	close(fd);
+	close(dfd);
+	return 0;
+err:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	close(dfd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * The unix socket at path, to be connected to without following a symlink
+ * put in its place: an O_PATH fd of it, a socket owned by owner ((uid_t)-1:
+ * anyone) or EPERM, and in proc the name that reaches that very inode
+ * ("/proc/self/fd/N", for connect(2)). Returns the fd; the caller closes it
+ * once connected.
+ */
+int
+sock_checked(const char *path, uid_t owner, char *proc, size_t size)
+{
+	struct stat	 st;
+	int		 fd, saved;
+
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		goto err;
+	if (!S_ISSOCK(st.st_mode) || (owner != (uid_t)-1 && st.st_uid != owner)) {
+		errno = EPERM;
+		goto err;
+	}
+	if (snprintf(proc, size, "/proc/self/fd/%d", fd) >= (int)size) {
+		errno = ENAMETOOLONG;
+		goto err;
+	}
+	return fd;
+err:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * A URL fit to be printed, stored or reported: what may be a credential
+ * cut out. The userinfo ("user:password@") goes, and the query and the
+ * fragment become "?..." (a signed URL's signature is its query). The
+ * rest is kept, cut with "..." if buf is too small. Anything that is not a
+ * URL ("pd:data") comes back as it was. Returns buf.
+ */
+const char *
+url_redact(const char *url, char *buf, size_t size)
+{
+	const char	*host, *at, *end;
+	size_t		 len;
+	int		 more;
+
+	if (size == 0)
+		return buf;
+	end = url + strcspn(url, "?#");
+	if ((host = strstr(url, "://")) == NULL || host > end)
+		host = url;
+	else
+		host += 3;
+	if ((at = memrchr(host, '@', strcspn(host, "/?#"))) != NULL)
+		at++;
+	else
+		at = host;
+	more = *end != '\0';
+	len = (size_t)(host - url) + (size_t)(end - at) + (more ? 4 : 0);
+	snprintf(buf, size, "%.*s%.*s%s", (int)(host - url), url, (int)(end - at), at,
+	    more ? "?..." : "");
+	if (len >= size && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+	return buf;
 }
 
 /* A user's string, fit for a message: printable ASCII (anything else as

@@ -332,9 +332,12 @@ request_logs(struct conn *c, const char *name)
 		reply_errno(c, "logs", name);
 		return;
 	}
-	if ((c->logfd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* QEMU's file: a regular file, no symlink followed, no FIFO waited on */
+	if ((c->logfd = open_checked(path, O_RDONLY, 0, (uid_t)-1)) == -1) {
 		if (errno == ENOENT)
 			reply_error(c, "guest %s has no log yet", name);
+		else if (errno == EPERM || errno == ELOOP)
+			reply_error(c, "logs %s: %s: not a regular file", name, path);
 		else
 			reply_error(c, "logs %s: %s: %s", name, path, strerror(errno));
 		return;

@@ -456,7 +456,8 @@ parse_boot_source(const cJSON *v, const char *field, struct guest_source *src,
 static int
 parse_disk(const cJSON *v, size_t i, struct guest_disk *d, char *err)
 {
-	static const char *const names[] = { "source", "sha256", "format", "overlay", "size" };
+	static const char *const names[] = { "source", "sha256", "format", "overlay", "size",
+	    "max-size" };
 	static const char *const formats[] = { "raw", "qcow2" };
 	const cJSON	*seen[NELEM(names)];
 	char		 field[32], f[48];
@@ -491,8 +492,16 @@ parse_disk(const cJSON *v, size_t i, struct guest_disk *d, char *err)
 	if (seen[4] != NULL && parse_size(seen[4], f, 1 << 20, GUEST_DISK_SIZE_MAX,
 	    &d->size, err) == -1)
 		return -1;
+	snprintf(f, sizeof(f), "%s.max-size", field);
+	if (seen[5] != NULL && parse_size(seen[5], f, 1 << 20, GUEST_DISK_SIZE_MAX,
+	    &d->max_size, err) == -1)
+		return -1;
 	if (check_source(&d->src, field, err) == -1)
 		return -1;
+	if (d->max_size != 0 && d->src.kind != SRC_HTTPS && d->src.kind != SRC_HTTP &&
+	    d->src.kind != SRC_GS)
+		return bad(err, "%s.max-size: only a download (https://, http://, gs://) "
+		    "has one", field);
 	if (d->size != 0 && d->src.kind == SRC_PD && !d->overlay)
 		return bad(err, "%s.size: a pd: disk grows only with \"overlay\": true", field);
 	return 0;

@@ -373,3 +373,63 @@ pd_find(const char *sysblock, const char *devname, char *buf, size_t size)
 	free(v);
 	return rv;
 }
+
+/*
+ * A downloaded qcow2 image is data: `qemu-img info --output=json -f qcow2`
+ * on it (json, len) says whether it names any file but itself. Refused: a
+ * backing file (any: a path reads what the guest's uid may read, json: and
+ * nbd: reach further), an external data file, a format other than qcow2, a
+ * child that is not the plain file. Returns 0, or -1 with why.
+ */
+int
+image_check(const char *json, size_t len, char *why, size_t size)
+{
+	cJSON		*doc, *fs, *data, *kids, *k, *info;
+	const char	*keys[] = { "backing-filename", "full-backing-filename",
+			    "backing-filename-format", "backing-image" };
+	const char	*s;
+	char		 q[64];
+	size_t		 i;
+	int		 rv = -1;
+
+	if ((doc = cJSON_ParseWithLength(json, len)) == NULL || !cJSON_IsObject(doc)) {
+		snprintf(why, size, "qemu-img info: not JSON");
+		goto out;
+	}
+	if ((s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc,
+	    "format"))) == NULL || strcmp(s, "qcow2") != 0) {
+		snprintf(why, size, "not a qcow2 image");
+		goto out;
+	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if ((k = cJSON_GetObjectItemCaseSensitive(doc, keys[i])) != NULL) {
+			s = cJSON_GetStringValue(k);
+			snprintf(why, size, "it names a backing file (%s)",
+			    s != NULL ? str_quote(s, q, sizeof(q)) : keys[i]);
+			goto out;
+		}
+	fs = cJSON_GetObjectItemCaseSensitive(doc, "format-specific");
+	data = cJSON_GetObjectItemCaseSensitive(fs, "data");
+	if ((k = cJSON_GetObjectItemCaseSensitive(data, "data-file")) != NULL) {
+		s = cJSON_GetStringValue(k);
+		snprintf(why, size, "it names an external data file (%s)",
+		    s != NULL ? str_quote(s, q, sizeof(q)) : "data-file");
+		goto out;
+	}
+	kids = cJSON_GetObjectItemCaseSensitive(doc, "children");
+	cJSON_ArrayForEach(k, kids) {
+		info = cJSON_GetObjectItemCaseSensitive(k, "info");
+		s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "name"));
+		if (s == NULL || strcmp(s, "file") != 0 || (s = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(info, "format"))) == NULL ||
+		    strcmp(s, "file") != 0) {
+			snprintf(why, size, "it opens another node (%s)",
+			    s != NULL ? str_quote(s, q, sizeof(q)) : "?");
+			goto out;
+		}
+	}
+	rv = 0;
+out:
+	cJSON_Delete(doc);
+	return rv;
+}

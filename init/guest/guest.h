@@ -56,6 +56,7 @@ struct guest_disk {
 	enum disk_format format;
 	int		 overlay;	/* a qcow2 overlay on the state partition */
 	uint64_t	 size;		/* bytes; 0: as it is */
+	uint64_t	 max_size;	/* a download's bound, bytes; 0: free space only */
 };
 struct guest_forward {
 	enum fwd_proto	 proto;		/* FWD_TCP or FWD_UDP */
@@ -133,6 +134,7 @@ const char *restart_str(enum restart_policy);
  * resolves sources (downloads, overlays, persistent disks) before it.
  */
 #define QEMU_BIN		"/usr/bin/qemu-system-x86_64"
+#define QEMU_IMG		"/usr/bin/qemu-img"
 #define QEMU_FIRMWARE		"/usr/share/qemu"
 #define QEMU_ARGV_MAX		160
 #define QEMU_BUF_MAX		(16 * 1024)
@@ -200,7 +202,8 @@ int	 seed_iso(const char *user_data, const char *meta_data, const char *network_
  * goes to the log.
  */
 #define FETCH_BIN		"/usr/libexec/nestbox/nestbox-fetch"
-#define FETCH_UID		900	/* user nestbox-fetch */
+#define FETCH_UID		900	/* user nestbox-fetch: gs:// (the token); its group owns STATE_IMAGES */
+#define FETCH_HTTP_UID		901	/* user nestbox-fetch-http: http(s), kept from 169.254.0.0/16 */
 #define GCS_API			"https://storage.googleapis.com/storage/v1/b/"
 #define MD_TOKEN_PATH		"instance/service-accounts/default/token"
 enum fetch_status {		/* nestbox-fetch's exit status */
@@ -208,11 +211,14 @@ enum fetch_status {		/* nestbox-fetch's exit status */
 	FETCH_ERROR = 1,	/* transport, HTTP status; retried later */
 	FETCH_MISMATCH = 2,	/* the sha256 differs: not retried */
 	FETCH_NOSPACE = 3,	/* the state partition is full */
+	FETCH_REFUSED = 4,	/* a qcow2 image that names other files: not retried */
+	FETCH_TOOBIG = 5,	/* larger than its max-size: not retried */
 	FETCH_USAGE = 64,
 };
 int	 fetch_cache_path(const struct guest_source *, char *buf, size_t size);	/* under STATE_IMAGES */
 int	 gcs_url(const char *ref, const char *api, char *buf, size_t size);	/* "bucket/object" */
 int	 pd_find(const char *sysblock, const char *devname, char *buf, size_t size);	/* /dev/sdb; ENOENT */
+int	 image_check(const char *json, size_t len, char *why, size_t size);	/* qemu-img info's */
 
 /*
  * The guests at run time (vm.c and its neighbours, guest/vm.h inside):

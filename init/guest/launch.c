@@ -63,7 +63,7 @@ qemu_last_words(const char *dir, char *buf, size_t size)
 
 	buf[0] = '\0';
 	snprintf(path, sizeof(path), "%s/qemu.log", dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = open_checked(path, O_RDONLY, 0, 0)) == -1)	/* PID 1's file */
 		return;
 	off = lseek(fd, 0, SEEK_END);
 	off = off > (off_t)sizeof(tail) - 1 ? off - (off_t)sizeof(tail) + 1 : 0;
@@ -91,23 +91,23 @@ fail(struct vm_step *st, int transient)
 
 /*
  * QEMU's step for v, into st: its run directory and tap made (through
- * ops), then the command line to spawn as the guest's user, stdout and
- * stderr to DIR/qemu.log, DIR/console.log removed first (logappend keeps
- * one run). Returns 0, or -1 with st->error (transient or not).
+ * ops), DIR/console.log made anew for QEMU, then the command line to
+ * spawn as the guest's user, stdout and stderr to DIR/qemu.log. Returns 0,
+ * or -1 with st->error (transient or not).
  */
 int
 vm_launch(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 {
 	struct qemu_env		 env;
-	char			 log[PATH_MAX];
+	char			 log[sizeof(((struct vm *)0)->dir) + 16];
 	size_t			 i;
 
 	memset(&env, 0, sizeof(env));
 	st->kind = STEP_SPAWN;
 	st->job = JOB_NONE;
-	st->log[0] = st->fresh[0] = '\0';
-	if ((ops->mkdir_owned(VM_RUN_DIR, 0, 0755) == -1 && errno != EEXIST) ||
-	    ops->mkdir_owned(v->run, vm_uid(v), 0700) == -1) {
+	st->log[0] = '\0';
+	if ((ops->mkdir_owned(VM_RUN_DIR, 0, 0, 0755) == -1 && errno != EEXIST) ||
+	    ops->mkdir_owned(v->run, vm_uid(v), vm_uid(v), 0700) == -1) {
 		snprintf(st->error, sizeof(st->error), "%s: %s", v->run, strerror(errno));
 		return fail(st, 1);
 	}
@@ -142,7 +142,13 @@ vm_launch(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 	st->cred.uid = st->cred.gid = vm_uid(v);
 	st->cred.groups = st->groups;
 	st->cred.ngroups = 1;
+	/* console.log is QEMU's file in PID 1's directory: made anew for each
+	 * run (logappend keeps one run), owned by the guest, so that QEMU may
+	 * write it and nothing but that file */
+	if (ops->make_file(log, vm_uid(v), vm_uid(v), 0600) == -1) {
+		snprintf(st->error, sizeof(st->error), "%s: %s", log, strerror(errno));
+		return fail(st, 1);
+	}
 	snprintf(st->log, sizeof(st->log), "%s/qemu.log", v->dir);
-	snprintf(st->fresh, sizeof(st->fresh), "%s", log);
 	return 0;
 }

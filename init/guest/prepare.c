@@ -75,6 +75,7 @@ spawn_step(struct vm_step *st, enum job_kind job, char *const argv[], uid_t uid)
 	st->cred.gid = uid;
 	st->cred.groups = NULL;
 	st->cred.ngroups = 0;
+	st->input = NULL;
 	return 1;
 }
 
@@ -92,8 +93,10 @@ fetch_busy(const char *path)
 }
 
 /*
- * The disk at dev holds the state partition, or a file system mounted on
- * the L1 (GCE's boot disk is "persistent-disk-0": a guest must never get it).
+ * The disk at dev is the L1's own: the disk store.c found the state
+ * partition on or the L1 booted from (by device number, mounted or not),
+ * or one with a file system mounted on the L1. GCE's boot disk is
+ * "persistent-disk-0": a guest must never get it.
  */
 int
 disk_is_the_l1s(const char *dev)
@@ -105,6 +108,10 @@ disk_is_the_l1s(const char *dev)
 
 	if (stat(dev, &d) == -1 || !S_ISBLK(d.st_mode))
 		return 0;
+	/* by identity: the disk store.c took the state partition from (or
+	 * booted from), mounted or not */
+	if (store_is_l1_disk(d.st_rdev))
+		return 1;
 	/* every mounted block device: itself, or one of its partitions */
 	if ((text = read_file("/proc/self/mountinfo", 1 << 20, &len)) == NULL)
 		return 0;
@@ -132,20 +139,35 @@ yes:
 	return 1;
 }
 
-/* Files in a guest's directory belong to the uid it runs as now (its slot
- * may differ from the last run's). */
+/*
+ * The files in a guest's disks directory belong to the uid it runs as now
+ * (its slot may differ from the last run's). Only what a guest's uid made
+ * is given: a regular file with one link owned by a guest uid, looked at
+ * through its own fd. Never a symlink's target, a hard link to another's
+ * file, or a file of root's.
+ */
 void
 own_dir(const char *dir, uid_t uid, const char *who)
 {
 	DIR		*d;
 	struct dirent	*de;
+	struct stat	 st;
+	int		 fd;
 
 	if ((d = opendir(dir)) == NULL)
 		return;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.' &&
-		    fchownat(dirfd(d), de->d_name, uid, uid, AT_SYMLINK_NOFOLLOW) == -1)
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((fd = open_at_checked(dirfd(d), de->d_name, O_RDONLY, 0,
+		    (uid_t)-1)) == -1)
+			continue;	/* not a file of anyone's: left alone */
+		if (fstat(fd, &st) == 0 && st.st_uid != uid &&
+		    st.st_uid >= GUEST_UID_BASE && st.st_uid < GUEST_UID_BASE + GUESTS_MAX &&
+		    fchown(fd, uid, uid) == -1)
 			log_warn("guest %s: %s/%s", who, dir, de->d_name);
+		close(fd);
+	}
 	closedir(d);
 }
 
@@ -156,16 +178,19 @@ own_dir(const char *dir, uid_t uid, const char *who)
  */
 static int
 source_local(struct vm *v, const struct vm_ops *ops, const char *field,
-    const struct guest_source *src, char *path, size_t size, struct vm_step *st)
+    const struct guest_source *src, uint64_t max, char *path, size_t size,
+    struct vm_step *st)
 {
-	char	*argv[5];
+	char	*argv[8], shown[GUEST_SOURCE_MAX], maxs[24];
+	int	 n = 0;
 
 	switch (src->kind) {
 	case SRC_HTTPS:
 	case SRC_HTTP:
 	case SRC_GS:
 		if (fetch_cache_path(src, path, size) == -1)
-			return fail(st, 0, "%s: no cache path", src->uri);
+			return fail(st, 0, "%s: no cache path", url_redact(src->uri, shown,
+			    sizeof(shown)));
 		if (ops->exists(path))
 			return 0;
 		if (fetch_busy(path)) {
@@ -173,15 +198,33 @@ source_local(struct vm *v, const struct vm_ops *ops, const char *field,
 			return 1;
 		}
 		snprintf(v->job_dest, sizeof(v->job_dest), "%s", path);
-		snprintf(v->job_what, sizeof(v->job_what), "%s: %s", field, src->uri);
+		snprintf(v->job_what, sizeof(v->job_what), "%s: %s", field,
+		    url_redact(src->uri, shown, sizeof(shown)));
 		v->job_tmp[0] = '\0';	/* nestbox-fetch renames it itself */
-		argv[0] = FETCH_BIN;
-		argv[1] = src->uri;
-		argv[2] = path;
-		argv[3] = src->sha256[0] != '\0' ? (char *)src->sha256 : NULL;
-		argv[4] = NULL;
-		log_info("guest %s: downloading %s", v->g.name, src->uri);
-		return spawn_step(st, JOB_FETCH, argv, FETCH_UID);
+		/* the source on stdin, not in argv: /proc shows argv to all */
+		argv[n++] = FETCH_BIN;
+		if (max != 0) {
+			snprintf(maxs, sizeof(maxs), "%llu", (unsigned long long)max);
+			argv[n++] = "--max-size";
+			argv[n++] = maxs;
+		}
+		argv[n++] = "-";
+		argv[n++] = path;
+		if (src->sha256[0] != '\0')
+			argv[n++] = (char *)src->sha256;
+		argv[n] = NULL;
+		log_info("guest %s: downloading %s", v->g.name, shown);
+		/* only gs:// needs the token: http(s) runs as a uid that can
+		 * not reach the metadata server; both in the group of
+		 * STATE_IMAGES (sticky: neither replaces the other's files) */
+		if (spawn_step(st, JOB_FETCH, argv, src->kind == SRC_GS ? FETCH_UID :
+		    FETCH_HTTP_UID) == -1)
+			return -1;
+		st->groups[0] = FETCH_UID;
+		st->cred.groups = st->groups;
+		st->cred.ngroups = 1;
+		st->input = src->uri;
+		return 1;
 	case SRC_PD:
 		if (ops->pd_find(src->ref, path, size) == -1)
 			return fail(st, 1, "%s: no persistent disk with that device name "
@@ -217,7 +260,7 @@ disk_file(struct vm *v, const struct vm_ops *ops, size_t i, const char *base,
 {
 	const struct guest_disk *d = &v->g.disks[i];
 	const char	*fmt = d->format == FMT_QCOW2 ? "qcow2" : "raw";
-	char		 size[32], *argv[16];
+	char		 size[32], *argv[16], old[PATH_MAX];
 	int		 n = 0, shared = d->src.kind == SRC_HTTPS ||
 			    d->src.kind == SRC_HTTP || d->src.kind == SRC_GS;
 
@@ -225,10 +268,18 @@ disk_file(struct vm *v, const struct vm_ops *ops, size_t i, const char *base,
 		snprintf(v->disk[i], sizeof(v->disk[i]), "%s", base);
 		return 0;
 	}
-	snprintf(v->disk[i], sizeof(v->disk[i]), "%s/disk%zu-%08lx.%s", v->dir, i,
-	    src_key(&d->src), d->overlay ? "qcow2" : fmt);
+	snprintf(v->disk[i], sizeof(v->disk[i]), "%s/" VM_DISKS "/disk%zu-%08lx.%s",
+	    v->dir, i, src_key(&d->src), d->overlay ? "qcow2" : fmt);
 	if (ops->exists(v->disk[i]))
 		return 0;
+	/* made before the disks directory was the guest's own: moved there */
+	snprintf(old, sizeof(old), "%s/disk%zu-%08lx.%s", v->dir, i, src_key(&d->src),
+	    d->overlay ? "qcow2" : fmt);
+	if (ops->exists(old) && ops->rename(old, v->disk[i]) == 0) {
+		snprintf(old, sizeof(old), "%s/" VM_DISKS, v->dir);
+		ops->own_dir(old, vm_uid(v), v->g.name);	/* its uid's now */
+		return 0;
+	}
 	snprintf(v->job_dest, sizeof(v->job_dest), "%s", v->disk[i]);
 	snprintf(v->job_tmp, sizeof(v->job_tmp), "%s.part", v->disk[i]);
 	ops->unlink(v->job_tmp);
@@ -292,28 +343,68 @@ write_seed(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 int
 vm_prepare(struct vm *v, const struct vm_ops *ops, struct vm_step *st)
 {
-	char	 base[PATH_MAX], field[32];
+	char	 base[PATH_MAX], field[32], disks[PATH_MAX];
 	size_t	 i;
 	int	 r;
 
 	st->kind = STEP_READY;
-	st->log[0] = st->fresh[0] = '\0';
-	if (ops->mkdir_owned(v->dir, vm_uid(v), 0700) == -1)
+	st->log[0] = '\0';
+	st->input = NULL;
+	/* a slot's uid is used only when nothing of a former guest runs as it */
+	if ((r = ops->uid_kill(vm_uid(v))) != 0)
+		return fail(st, 1, "uid %u: %d processes of a former run were left "
+		    "(killed)", (unsigned)vm_uid(v), r);
+	/* DIR is PID 1's (its group the guest's, to reach its files); only
+	 * DIR/disks is the guest's own */
+	if (ops->mkdir_owned(v->dir, 0, vm_uid(v), 0750) == -1)
 		return fail(st, 1, "%s: %s", v->dir, strerror(errno));
-	ops->own_dir(v->dir, vm_uid(v), v->g.name);
+	snprintf(disks, sizeof(disks), "%s/" VM_DISKS, v->dir);
+	if (ops->mkdir_owned(disks, vm_uid(v), vm_uid(v), 0700) == -1)
+		return fail(st, 1, "%s: %s", disks, strerror(errno));
+	ops->own_dir(disks, vm_uid(v), v->g.name);
 	for (i = 0; i < v->g.ndisks; i++) {
 		snprintf(field, sizeof(field), "disks[%zu]", i);
-		if ((r = source_local(v, ops, field, &v->g.disks[i].src, base, sizeof(base),
-		    st)) != 0)
+		if ((r = source_local(v, ops, field, &v->g.disks[i].src,
+		    v->g.disks[i].max_size, base, sizeof(base), st)) != 0)
 			return r;
 		if ((r = disk_file(v, ops, i, base, st)) != 0)
 			return r;
 	}
-	if ((r = source_local(v, ops, "kernel", &v->g.kernel, v->kernel, sizeof(v->kernel),
-	    st)) != 0 || (r = source_local(v, ops, "initrd", &v->g.initrd, v->initrd,
-	    sizeof(v->initrd), st)) != 0)
+	if ((r = source_local(v, ops, "kernel", &v->g.kernel, 0, v->kernel,
+	    sizeof(v->kernel), st)) != 0 || (r = source_local(v, ops, "initrd",
+	    &v->g.initrd, 0, v->initrd, sizeof(v->initrd), st)) != 0)
 		return r;
 	if (v->g.cloud_init && write_seed(v, ops, st) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * v goes: nothing of it stays for the next guest on its slot. Its uid's
+ * processes are killed, its directories given back to root (a guest that
+ * is declared again is given them anew by vm_prepare), its persistent
+ * disks' nodes given back to root:disk.
+ */
+void
+vm_release(struct vm *v, const struct vm_ops *ops)
+{
+	char	 path[PATH_MAX];
+	size_t	 i;
+	int	 n;
+
+	if ((n = ops->uid_kill(vm_uid(v))) > 0)
+		log_info("guest %s: %d processes of uid %u killed", v->g.name, n,
+		    (unsigned)vm_uid(v));
+	snprintf(path, sizeof(path), "%s/" VM_DISKS, v->dir);
+	if (ops->exists(path) && ops->mkdir_owned(path, 0, 0, 0700) == -1)
+		log_warn("guest %s: %s", v->g.name, path);
+	if (ops->exists(v->dir) && ops->mkdir_owned(v->dir, 0, 0, 0700) == -1)
+		log_warn("guest %s: %s", v->g.name, v->dir);
+	if (ops->exists(v->run) && ops->mkdir_owned(v->run, 0, 0, 0700) == -1)
+		log_warn("guest %s: %s", v->g.name, v->run);
+	for (i = 0; i < v->g.ndisks; i++)
+		if (v->g.disks[i].src.kind == SRC_PD &&
+		    ops->pd_find(v->g.disks[i].src.ref, path, sizeof(path)) == 0 &&
+		    !ops->disk_is_l1(path) && ops->own_dev(path, 0, DISK_GID, 0660) == -1)
+			log_warn("guest %s: %s", v->g.name, path);
 }

@@ -32,15 +32,21 @@ int
 con_open(struct vm *v)
 {
 	struct sockaddr_un	 sun;
-	char			 path[128];
-	int			 fd;
+	char			 path[128], proc[32];
+	int			 fd, pfd, r;
 
+	/* the run directory is QEMU's: its socket, never a symlink there */
 	snprintf(path, sizeof(path), "%s/console.sock", v->run);
-	if (unix_addr(&sun, path) == -1)
+	if ((pfd = sock_checked(path, vm_uid(v), proc, sizeof(proc))) == -1)
 		return -1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+	if (unix_addr(&sun, proc) == -1 ||
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		close(pfd);
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 && errno != EINPROGRESS) {
+	}
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(pfd);
+	if (r == -1 && errno != EINPROGRESS) {
 		close(fd);
 		return -1;
 	}

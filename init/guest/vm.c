@@ -11,6 +11,7 @@
  * shared with the getty).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,6 +82,7 @@ do_prepare(struct vm *v)
 {
 	struct vm_step	 st;
 	pid_t		 pid;
+	int		 fds[3] = { -1, -1, 2 }, p[2] = { -1, -1 };
 
 	if (vm_prepare(v, ops, &st) == 0)
 		return E_PREP_READY;
@@ -88,7 +90,25 @@ do_prepare(struct vm *v)
 	case STEP_WAIT:
 		return E_PREP_WAIT;
 	case STEP_SPAWN:
-		if ((pid = ops->spawn(st.argv, NULL, &st.cred)) == -1) {
+		/* /dev/null in and out, or st.input in; stderr, its messages, on
+		 * the console. The line fits the pipe: written before the spawn. */
+		if (st.input != NULL && (pipe2(p, O_CLOEXEC) == -1 ||
+		    write(p[1], st.input, strlen(st.input)) != (ssize_t)strlen(st.input) ||
+		    write(p[1], "\n", 1) != 1)) {
+			vm_error(v, "pipe: %s", strerror(errno));
+			if (p[0] != -1) {
+				close(p[0]);
+				close(p[1]);
+			}
+			return E_FAIL_TRANSIENT;
+		}
+		if (p[1] != -1)
+			close(p[1]);
+		fds[0] = p[0];
+		pid = ops->spawn(st.argv, fds, &st.cred);
+		if (p[0] != -1)
+			close(p[0]);
+		if (pid == -1) {
 			vm_error(v, "fork: %s", strerror(errno));
 			return E_FAIL_TRANSIENT;
 		}
@@ -119,7 +139,6 @@ do_launch(struct vm *v)
 	}
 	fds[0] = -1;
 	fds[1] = fds[2] = fd;
-	ops->unlink(st.fresh);	/* a fresh console log per run: logappend keeps one run */
 	pid = ops->spawn(st.argv, fds, &st.cred);
 	ops->close(fd);
 	if (pid == -1) {
@@ -175,7 +194,7 @@ do_connect(struct vm *v)
 		v->qmp.on_msg = qmp_msg;
 		v->qmp.on_close = qmp_closed;
 		v->qmp.arg = v;
-		if (ops->qmp_open(&v->qmp, path) == 0)
+		if (ops->qmp_open(&v->qmp, path, vm_uid(v)) == 0)
 			v->qmp_up = 1;
 	}
 	if (v->con.fd == -1)
@@ -224,6 +243,13 @@ job_error(struct vm *v)
 		case FETCH_NOSPACE:
 			vm_error(v, "%s: the state partition is full", v->job_what);
 			return E_FAIL_TRANSIENT;
+		case FETCH_REFUSED:
+			vm_error(v, "%s: the image names other files (a backing or "
+			    "data file): refused", v->job_what);
+			return E_FAIL_PERMANENT;
+		case FETCH_TOOBIG:
+			vm_error(v, "%s: larger than its max-size: refused", v->job_what);
+			return E_FAIL_PERMANENT;
 		default:
 			vm_error(v, "%s: the download failed (nestbox-fetch %s)",
 			    v->job_what, exit_reason(status, why, sizeof(why)));
@@ -551,6 +577,7 @@ void
 vm_free(struct vm *v)
 {
 	log_info("guest %s: removed", v->g.name);
+	vm_release(v, ops);
 	if (v->tap[0] != '\0')
 		ops->tap_delete(v->tap);
 	v->tap[0] = '\0';

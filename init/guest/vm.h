@@ -22,8 +22,9 @@
 #include "guest/guest.h"
 
 #define KVM_GID		78		/* group kvm, overlay/etc/group */
-#define VM_RUN_DIR	"/run/nestbox/guests"
-#define QEMU_IMG	"/usr/bin/qemu-img"
+#define DISK_GID	6		/* group disk: a pd: node's, when no guest has it */
+#define VM_RUN_DIR	"/run/nestbox/guests"	/* NAME/: QEMU's sockets, QEMU's */
+#define VM_DISKS	"disks"		/* STATE_GUESTS/NAME/disks: the guest's own */
 #define VM_STOP_MS	60000		/* powerdown to quit; GCE gives 90 s */
 #define VM_STOP_PREEMPT	25000		/* Spot and preemptible VMs get 30 s */
 #define VM_QUIT_MS	5000		/* quit to SIGKILL */
@@ -212,7 +213,7 @@ struct vm {
 	unsigned	 restarts;
 	unsigned long	 sample_rss, sample_overhead;	/* KiB, 10 s into a run */
 	char		 error[GUEST_ERR_MAX];
-	char		 dir[128];	/* STATE_GUESTS/NAME */
+	char		 dir[128];	/* STATE_GUESTS/NAME: root's, PID 1's files */
 	char		 run[88];	/* VM_RUN_DIR/NAME: its sockets fit sun_path */
 	char		 disk[GUEST_DISKS_MAX][PATH_MAX];
 	char		 kernel[PATH_MAX], initrd[PATH_MAX], seed[256];
@@ -249,7 +250,7 @@ struct vm_ops {
 	int	 (*tap_create)(const char *name, uid_t owner,
 		    const uint8_t mac[6]);	/* on NETCONF_BRIDGE, locked to mac */
 	void	 (*tap_delete)(const char *name);
-	int	 (*qmp_open)(struct qmp *, const char *path);
+	int	 (*qmp_open)(struct qmp *, const char *path, uid_t owner);	/* its socket's */
 	int	 (*qmp_command)(struct qmp *, const char *execute);
 	void	 (*qmp_close)(struct qmp *);
 	int	 (*con_open)(struct vm *);
@@ -257,13 +258,13 @@ struct vm_ops {
 	void	 (*env)(struct qemu_env *);	/* kvm, vhost, direct_io */
 	/* files */
 	int	 (*exists)(const char *path);
-	int	 (*mkdir_owned)(const char *path, uid_t, mode_t);
-	void	 (*own_dir)(const char *dir, uid_t, const char *who);	/* logs */
+	int	 (*mkdir_owned)(const char *path, uid_t, gid_t, mode_t);	/* no symlink followed */
+	void	 (*own_dir)(const char *dir, uid_t, const char *who);	/* a guest's files */
 	int	 (*own)(const char *path, uid_t, mode_t);	/* chown, chmod */
 	int	 (*pd_find)(const char *ref, char *path, size_t size);
 	int	 (*disk_is_l1)(const char *dev);
 	int	 (*write_file)(const char *path, const void *, size_t, mode_t);
-	int	 (*open_log)(const char *path);	/* truncated, for writing */
+	int	 (*open_log)(const char *path);	/* made anew, root's, for writing */
 	int	 (*close)(int fd);
 	int	 (*unlink)(const char *path);
 	int	 (*rename)(const char *from, const char *to);
@@ -271,9 +272,13 @@ struct vm_ops {
 	/* cgroup v2 (NULL: none) */
 	int	 (*cgroup_add)(const char *name, pid_t, uint64_t memory_max);
 	void	 (*cgroup_end)(const char *name);	/* kills what is left */
+	int	 (*make_file)(const char *path, uid_t, gid_t, mode_t);	/* anew, empty */
+	int	 (*uid_kill)(uid_t);	/* SIGKILL to its processes; how many there were */
+	int	 (*own_dev)(const char *dev, uid_t, gid_t, mode_t);
 };
 extern const struct vm_ops vm_sys_ops;	/* host.c */
 void	 devices_for_guests(void);		/* host.c: at boot */
+void	 disown_guests(const char *top);	/* host.c: every STATE_GUESTS/NAME root's */
 const struct vm_ops *vm_set_ops(const struct vm_ops *);	/* NULL: vm_sys_ops; the old */
 
 /*
@@ -289,8 +294,8 @@ struct vm_step {
 	char		 buf[QEMU_BUF_MAX];	/* argv's strings */
 	struct cred	 cred;
 	gid_t		 groups[1];
+	const char	*input;		/* NULL, or a line for the child's stdin (a pipe) */
 	char		 log[PATH_MAX];	/* "": fds as PID 1's; else stdout, stderr, truncated */
-	char		 fresh[PATH_MAX];	/* "", else unlinked before the spawn */
 	int		 kvm;		/* launch: QEMU uses KVM */
 };
 
@@ -302,6 +307,8 @@ vm_uid(const struct vm *v)
 
 /* prepare.c: sources into files, a step at a time */
 int	 vm_prepare(struct vm *, const struct vm_ops *, struct vm_step *);
+void	 vm_release(struct vm *, const struct vm_ops *);	/* its uid, files, disks */
+int	 uid_procs(const char *proc, uid_t, pid_t *pids, size_t max);	/* host.c */
 int	 disk_is_the_l1s(const char *dev);
 void	 own_dir(const char *dir, uid_t, const char *who);
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <strings.h>
 #include <sys/epoll.h>
 
@@ -242,6 +243,19 @@ err:
 	return -1;
 }
 
+/*
+ * libcurl's sockets, close-on-exec (libcurl 8.14 makes them without):
+ * a child never inherits a connection of ours, least of all a pooled one
+ * to the metadata server. spawn.c closes them in the child as well.
+ */
+static curl_socket_t
+open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)arg;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 #define SET(opt, val)	(rc = rc != CURLE_OK ? rc : curl_easy_setopt(easy, opt, val))
 
 int
@@ -264,6 +278,7 @@ md_http_start(struct md_req *req)
 	 */
 	curl_easy_setopt(easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	SET(CURLOPT_URL, url);
 	SET(CURLOPT_PROTOCOLS_STR, "http");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);

@@ -25,7 +25,10 @@ static const struct mnt devmnt =
 
 /* Order matters: /dev/pts and /dev/shm live on /dev, cgroup2 on /sys. */
 static const struct mnt mnts[] = {
-	{ "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0555 },
+	/* hidepid: a uid sees its own processes only (a guest's QEMU not
+	 * nestbox-fetch's argv, nor another guest's); root sees all */
+	{ "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible",
+	    0555 },
 	{ "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0555 },
 	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 	    "mode=0620,ptmxmode=0666", 0755 },

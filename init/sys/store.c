@@ -29,6 +29,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <linux/blkpg.h>
 #include <linux/fs.h>
@@ -53,6 +54,7 @@
 #define MBR_TABLE	446
 #define MBR_ENTRY	16
 #define MBR_GPT		0xee	/* a protective MBR: the disk is GPT */
+#define MBR_DISK_ID	0x6e657374	/* "nest": scripts/mkdisk's */
 
 #define SB_MAGIC	0xef53
 #define SB_INCOMPAT_64BIT 0x80
@@ -62,6 +64,7 @@ static struct {
 	int	 grown;
 	int	 repaired;		/* e2fsck -y ran */
 	char	 dev[NAME_MAX + 6];	/* /dev/sda2; "" none */
+	dev_t	 l1;			/* the L1's own disk; 0: none found */
 	char	 fsck[96];		/* what e2fsck said; "" not run */
 } st;
 
@@ -230,12 +233,13 @@ read_sb(const char *dev, uint8_t sb[1024])
 }
 
 /*
- * One pass over the block devices: the partitions whose file system is
- * labelled STATE_LABEL. The first in name order goes to part (sda2 before
- * sdb2); the count of them is returned.
+ * One pass over the block devices under sysblock (their nodes under
+ * devdir): the partitions whose file system is labelled STATE_LABEL. The
+ * first in name order goes to part (sda2 before sdb2); the count of them is
+ * returned.
  */
 static int
-scan(char part[NAME_MAX + 1], int *disks)
+scan_in(const char *sysblock, const char *devdir, char part[NAME_MAX + 1], int *disks)
 {
 	DIR		*d;
 	struct dirent	*de;
@@ -243,19 +247,19 @@ scan(char part[NAME_MAX + 1], int *disks)
 	char		 path[PATH_MAX], label[17];
 	int		 found = 0;
 
-	if ((d = opendir(SYSBLOCK)) == NULL)
+	if ((d = opendir(sysblock)) == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), SYSBLOCK "/%s/partition", de->d_name);
+		snprintf(path, sizeof(path), "%s/%s/partition", sysblock, de->d_name);
 		if (access(path, F_OK) == -1) {
 			if (strncmp(de->d_name, "loop", 4) != 0 &&
 			    strncmp(de->d_name, "ram", 3) != 0)
 				(*disks)++;
 			continue;
 		}
-		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", devdir, de->d_name);
 		if (read_sb(path, sb) == -1 || ext4_label(sb, label) == -1 ||
 		    strcmp(label, STATE_LABEL) != 0)
 			continue;
@@ -264,6 +268,96 @@ scan(char part[NAME_MAX + 1], int *disks)
 	}
 	closedir(d);
 	return found;
+}
+
+static int
+scan(char part[NAME_MAX + 1], int *disks)
+{
+	return scan_in(SYSBLOCK, "/dev", part, disks);
+}
+
+/* The disk a partition is on: the parent of its sysfs directory. */
+static int
+parent_disk_in(const char *sysblock, const char *part, char disk[NAME_MAX + 1])
+{
+	char	 path[PATH_MAX], real[PATH_MAX], *slash;
+
+	snprintf(path, sizeof(path), "%s/%s", sysblock, part);
+	if (realpath(path, real) == NULL)
+		return -1;
+	if ((slash = strrchr(real, '/')) == NULL || slash == real)
+		goto inval;
+	*slash = '\0';
+	if ((slash = strrchr(real, '/')) == NULL || slash[1] == '\0')
+		goto inval;
+	snprintf(disk, NAME_MAX + 1, "%s", slash + 1);
+	return 0;
+inval:
+	errno = EINVAL;
+	return -1;
+}
+
+static int
+parent_disk(const char *part, char disk[NAME_MAX + 1])
+{
+	return parent_disk_in(SYSBLOCK, part, disk);
+}
+
+/* scripts/mkdisk's boot sector: its disk id and a bootable FAT16 first. */
+static int
+mkdisk_mbr(const char *dev)
+{
+	struct mbr_part	 p[4];
+	uint8_t		 mbr[512];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(dev, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return 0;
+	n = pread(fd, mbr, sizeof(mbr), 0);
+	close(fd);
+	return n == (ssize_t)sizeof(mbr) && mbr_parse(mbr, p) == 0 &&
+	    le32(mbr + 440) == MBR_DISK_ID && p[0].type == 0x0e &&
+	    mbr[MBR_TABLE] == 0x80;
+}
+
+/*
+ * The L1's own disk under sysblock (the nodes under devdir), whatever is
+ * mounted: the disk of the partition store_init takes (the first labelled
+ * STATE_LABEL in name order), else the first whole disk in name order
+ * that scripts/mkdisk made (its disk id, a bootable FAT16 first): the
+ * disk the L1 booted from when its state partition is gone. Into disk
+ * ("sda"); -1 with ENOENT if there is none.
+ */
+int
+l1_disk_find(const char *sysblock, const char *devdir, char disk[NAME_MAX + 1])
+{
+	struct dirent	**v;
+	char		 part[NAME_MAX + 1], path[PATH_MAX];
+	int		 disks = 0, i, n, found = -1;
+
+	if (scan_in(sysblock, devdir, part, &disks) > 0 &&
+	    parent_disk_in(sysblock, part, disk) == 0)
+		return 0;
+	if ((n = scandir(sysblock, &v, NULL, alphasort)) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s/partition", sysblock, v[i]->d_name);
+		if (found == -1 && v[i]->d_name[0] != '.' && access(path, F_OK) == -1) {
+			snprintf(path, sizeof(path), "%s/%s", devdir, v[i]->d_name);
+			if (mkdisk_mbr(path)) {
+				snprintf(disk, NAME_MAX + 1, "%s", v[i]->d_name);
+				found = i;
+			}
+		}
+		free(v[i]);
+	}
+	free(v);
+	if (found == -1) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -294,27 +388,6 @@ find_partition(char part[NAME_MAX + 1])
 		log_warnx("state: %d partitions are labelled %s: using %s",
 		    n, STATE_LABEL, part);
 	return 0;
-}
-
-/* The disk a partition is on: the parent of its sysfs directory. */
-static int
-parent_disk(const char *part, char disk[NAME_MAX + 1])
-{
-	char	 path[PATH_MAX], real[PATH_MAX], *slash;
-
-	snprintf(path, sizeof(path), SYSBLOCK "/%s", part);
-	if (realpath(path, real) == NULL)
-		return -1;
-	if ((slash = strrchr(real, '/')) == NULL || slash == real)
-		goto inval;
-	*slash = '\0';
-	if ((slash = strrchr(real, '/')) == NULL || slash[1] == '\0')
-		goto inval;
-	snprintf(disk, NAME_MAX + 1, "%s", slash + 1);
-	return 0;
-inval:
-	errno = EINVAL;
-	return -1;
 }
 
 /*
@@ -659,6 +732,30 @@ render(cJSON *o, int brief)
 
 static struct status_section section = { "state", render, NULL };
 
+/* The L1's own disk, by its device number: no guest is given it. */
+static void
+l1_disk_note(void)
+{
+	char		 disk[NAME_MAX + 1], path[PATH_MAX], buf[32];
+	unsigned	 maj, min;
+
+	if (l1_disk_find(SYSBLOCK, "/dev", disk) == -1)
+		return;
+	snprintf(path, sizeof(path), SYSBLOCK "/%s/dev", disk);
+	if (read_head(path, buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%u:%u", &maj, &min) != 2)
+		return;
+	st.l1 = makedev(maj, min);
+	log_info("state: %s is the L1's own disk: no guest gets it", disk);
+}
+
+/* 1: dev (a whole disk's number) is the L1's own disk */
+int
+store_is_l1_disk(dev_t dev)
+{
+	return st.l1 != 0 && st.l1 == dev;
+}
+
 /*
  * Finds, checks, grows and mounts the state partition; a tmpfs instead if
  * that fails. Blocks (up to SCAN_MS for the disk, then e2fsck): call it
@@ -680,8 +777,11 @@ store_init(void)
 		log_warn("state: mkdir %s", STATE_DIR);
 		return -1;
 	}
-	if (find_partition(part) == -1)
+	if (find_partition(part) == -1) {
+		l1_disk_note();
 		goto tmpfs;
+	}
+	l1_disk_note();
 	snprintf(st.dev, sizeof(st.dev), "/dev/%s", part);
 	log_info("state: %s is %s", st.dev, STATE_LABEL);
 	if (check(st.dev) == -1)

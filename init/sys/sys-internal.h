@@ -7,6 +7,8 @@
 #ifndef NESTBOX_SYS_INTERNAL_H
 #define NESTBOX_SYS_INTERNAL_H
 
+#include <limits.h>
+
 #include "sys/sys.h"
 
 /* mount.c */
@@ -90,5 +92,6 @@ struct mbr_part {
 int	 mbr_parse(const uint8_t mbr[512], struct mbr_part parts[4]);	/* EINVAL: no 55AA */
 int	 mbr_grow(uint8_t mbr[512], int index, uint64_t disk_sectors);	/* 1: grown, 0: already */
 int	 ext4_label(const uint8_t sb[1024], char label[17]);		/* EINVAL: not ext2/3/4 */
+int	 l1_disk_find(const char *sysblock, const char *devdir, char disk[NAME_MAX + 1]);
 
 #endif /* NESTBOX_SYS_INTERNAL_H */

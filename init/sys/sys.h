@@ -69,5 +69,6 @@ const char *kvm_status(void);			/* "ok", or the reason */
 #define STATE_GUESTS		STATE_DIR "/guests"	/* NAME/: overlays, seed, console.log */
 int	 store_init(void);		/* 1: persistent, 0: tmpfs; logs */
 int	 store_persistent(void);
+int	 store_is_l1_disk(dev_t whole);	/* the disk the L1 booted from, its state's */
 
 #endif /* NESTBOX_SYS_H */

@@ -21,8 +21,10 @@
  * proxy, Metadata-Flavor checked), then one GET with "Authorization:
  * Bearer". The token is never printed; libcurl sends it to no host but
  * the API's, even across a redirect. The API's address is GCS_API, or
- * NESTBOX_GCS_API from the environment, which only the tests set: PID 1
- * passes no value from metadata into a child's environment.
+ * --gcs-api's, an option only the tests pass: nothing is taken from the
+ * environment (the kernel command line sets it). PID 1 passes the source
+ * on stdin ("-"), so that no other uid reads it in /proc/PID/cmdline, and
+ * every message shows it through url_redact().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +34,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <curl/curl.h>
 
@@ -60,14 +64,24 @@
 #define AUTH_MAX	4096		/* "Authorization: Bearer TOKEN" */
 #define URL_MAX		(3 * GUEST_SOURCE_MAX + 512)	/* a gs:// name, percent-encoded */
 #define SHOWN_MAX	512
+#define FETCH_TIME_S	(6 * 3600L)	/* a run: at most this long (it resumes) */
+#define RESERVE_MAX	(256LL << 20)	/* free space kept: this, or 5% if less */
+#define VALIDATOR_MAX	256		/* an ETag or a Last-Modified */
+#define INSPECT_S	30		/* qemu-img info: at most this long */
+
+static const char *qemu_img = QEMU_IMG;	/* --qemu-img: the tests' */
 
 enum { AGAIN = -1 };			/* transfer(): truncate, ask for all of it */
-enum stop { STOP_NONE, STOP_STATUS, STOP_RANGE, STOP_WRITE };
+enum stop { STOP_NONE, STOP_STATUS, STOP_RANGE, STOP_WRITE, STOP_BIG, STOP_SPACE };
 
 struct dl {
 	const char	*shown;		/* the source, for messages */
 	const char	*part;		/* DEST.part */
+	const char	*vpath;		/* DEST.part.v: the validator of its bytes */
 	int		 fd;		/* on it, O_APPEND */
+	curl_off_t	 max;		/* --max-size; -1: none */
+	char		 etag[VALIDATOR_MAX], lastmod[VALIDATOR_MAX];	/* this reply's */
+	curl_off_t	 need, avail;	/* STOP_SPACE: bytes */
 	mbedtls_sha256_context sha;	/* of its bytes */
 	curl_off_t	 offset;	/* bytes it had before this request */
 	curl_off_t	 got;		/* bytes this request added */
@@ -109,11 +123,14 @@ say(const char *fmt, ...)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: nestbox-fetch SOURCE DEST [SHA256]\n"
-	    "Downloads SOURCE (https://, http:// or gs://BUCKET/OBJECT) to DEST\n"
-	    "through DEST.part, resuming a DEST.part left behind, checking the\n"
-	    "sha256 when given. Exit status: 0 done, 1 error, 2 sha256 mismatch,\n"
-	    "3 no space left, 64 usage.\n");
+	fprintf(stderr, "usage: nestbox-fetch [--max-size BYTES] [--gcs-api URL] "
+	    "[--qemu-img PATH] SOURCE|- DEST [SHA256]\n"
+	    "Downloads SOURCE (https://, http:// or gs://BUCKET/OBJECT; -: the\n"
+	    "first line of stdin) to DEST through DEST.part, resuming a DEST.part\n"
+	    "left behind, checking the sha256 when given; a qcow2 image that names\n"
+	    "a backing or data file is refused. Exit status: 0 done, 1 error,\n"
+	    "2 sha256 mismatch, 3 no space left, 4 image refused, 5 larger than\n"
+	    "--max-size, 64 usage.\n");
 	return FETCH_USAGE;
 }
 
@@ -175,6 +192,58 @@ content_range(struct dl *d, const char *v, size_t len)
 		d->range_total = t;
 }
 
+/* A header's value, trimmed, printable only, into buf ("" if it does not fit). */
+static void
+header_value(const char *v, size_t len, char *buf, size_t size)
+{
+	size_t	 i;
+
+	while (len > 0 && (*v == ' ' || *v == '\t'))
+		v++, len--;
+	while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' ||
+	    v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	buf[0] = '\0';
+	if (len >= size)
+		return;
+	for (i = 0; i < len; i++)
+		if (v[i] < 0x20 || v[i] >= 0x7f)
+			return;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+}
+
+/*
+ * What a resume sends as If-Range, so that a file changed in between is
+ * fetched anew (a 200), never spliced: a strong ETag, else Last-Modified.
+ * Kept next to DEST.part from the reply its first byte came in.
+ */
+static void
+validator_keep(const struct dl *d)
+{
+	const char	*v = d->etag[0] != '\0' && strncmp(d->etag, "W/", 2) != 0 ?
+			    d->etag : d->lastmod;
+
+	if (v[0] == '\0' || write_file(d->vpath, v, strlen(v), 0644) == -1)
+		unlink(d->vpath);
+}
+
+/* The bytes still to come fit the state partition, a reserve kept. */
+static int
+space_ok(struct dl *d)
+{
+	struct statvfs	 sv;
+	curl_off_t	 size, reserve;
+
+	if (d->total < 0 || fstatvfs(d->fd, &sv) == -1)
+		return 1;
+	size = (curl_off_t)sv.f_blocks * (curl_off_t)sv.f_frsize;
+	reserve = size / 20 < RESERVE_MAX ? size / 20 : RESERVE_MAX;
+	d->need = d->total - d->offset;
+	d->avail = (curl_off_t)sv.f_bavail * (curl_off_t)sv.f_frsize - reserve;
+	return d->need <= d->avail;
+}
+
 /* Every reply's headers, redirects' too: a status line starts a new one. */
 static size_t
 header_cb(char *line, size_t size, size_t n, void *arg)
@@ -185,6 +254,7 @@ header_cb(char *line, size_t size, size_t n, void *arg)
 
 	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
 		d->range_start = d->range_total = -1;
+		d->etag[0] = d->lastmod[0] = '\0';
 		/* HTTP/1.1 404 Not Found: keep the reason, printable, cut */
 		p = memchr(line, ' ', len);
 		if (p != NULL)
@@ -198,6 +268,10 @@ header_cb(char *line, size_t size, size_t n, void *arg)
 	}
 	if (len > 14 && strncasecmp(line, "Content-Range:", 14) == 0)
 		content_range(d, line + 14, len - 14);
+	else if (len > 5 && strncasecmp(line, "ETag:", 5) == 0)
+		header_value(line + 5, len - 5, d->etag, sizeof(d->etag));
+	else if (len > 14 && strncasecmp(line, "Last-Modified:", 14) == 0)
+		header_value(line + 14, len - 14, d->lastmod, sizeof(d->lastmod));
 	return len;
 }
 
@@ -217,6 +291,21 @@ restart(struct dl *d)
 	return 0;
 }
 
+/* The file's size against --max-size and the free space. */
+static int
+bounds(struct dl *d)
+{
+	if (d->max >= 0 && d->total > d->max) {
+		d->stop = STOP_BIG;
+		return -1;
+	}
+	if (!space_ok(d)) {
+		d->stop = STOP_SPACE;
+		return -1;
+	}
+	return 0;
+}
+
 /* The final reply's status is known: take its body, or not. */
 static int
 start_body(struct dl *d)
@@ -232,7 +321,7 @@ start_body(struct dl *d)
 		}
 		d->total = d->range_total >= 0 ? d->range_total :
 		    len >= 0 ? d->offset + len : -1;
-		return 0;
+		return bounds(d);
 	}
 	if (d->status != 200) {
 		d->stop = STOP_STATUS;
@@ -247,7 +336,8 @@ start_body(struct dl *d)
 		}
 	}
 	d->total = len;
-	return 0;
+	validator_keep(d);
+	return bounds(d);
 }
 
 static size_t
@@ -261,6 +351,11 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 		d->body = 1;
 		if (start_body(d) == -1)
 			return CURL_WRITEFUNC_ERROR;
+	}
+	/* a server that said no size, or a wrong one */
+	if (d->max >= 0 && d->offset + d->got + (curl_off_t)len > d->max) {
+		d->stop = STOP_BIG;
+		return CURL_WRITEFUNC_ERROR;
 	}
 	for (off = 0; off < len; off += w) {
 		if ((w = write(d->fd, data + off, len - off)) == -1) {
@@ -289,13 +384,41 @@ write_error(const struct dl *d)
 	return FETCH_ERROR;
 }
 
+/*
+ * libcurl's sockets, close-on-exec (libcurl 8.14 makes them without):
+ * a child never inherits a connection of ours, least of all a pooled one
+ * to the metadata server. spawn.c closes them in the child as well.
+ */
+static curl_socket_t
+open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)arg;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 #define SET(opt, val)	(rc = rc != CURLE_OK ? rc : curl_easy_setopt(easy, opt, val))
+
+/* list with s appended; NULL, the list freed, when out of memory */
+static struct curl_slist *
+slist_add(struct curl_slist *list, const char *s)
+{
+	struct curl_slist	*n;
+
+	if ((n = curl_slist_append(list, s)) == NULL)
+		curl_slist_free_all(list);
+	return n;
+}
 
 /* One request from d->offset on: an enum fetch_status, or AGAIN. */
 static int
 transfer(struct dl *d, const char *url, struct curl_slist *hdrs, const char *protos)
 {
-	char		 range[32], err[CURL_ERROR_SIZE];
+	char		 range[32], err[CURL_ERROR_SIZE], validator[VALIDATOR_MAX];
+	char		 ifrange[VALIDATOR_MAX + 16];
+	struct curl_slist *mine = NULL, *h;
+	long		 elapsed;
+	int		 ok = 1;
 	CURL		*easy;
 	CURLcode	 rc = CURLE_OK, res;
 	int		 rv = FETCH_ERROR;
@@ -313,6 +436,7 @@ transfer(struct dl *d, const char *url, struct curl_slist *hdrs, const char *pro
 		return FETCH_ERROR;
 	}
 	d->easy = easy;
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	SET(CURLOPT_URL, url);
 	SET(CURLOPT_PROTOCOLS_STR, protos);
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, protos);
@@ -336,7 +460,24 @@ transfer(struct dl *d, const char *url, struct curl_slist *hdrs, const char *pro
 	if (d->offset > 0) {
 		snprintf(range, sizeof(range), "%lld-", (long long)d->offset);
 		SET(CURLOPT_RANGE, range);
+		/* the same file or all of it again: If-Range with its validator */
+		if (read_head(d->vpath, validator, sizeof(validator)) > 0) {
+			snprintf(ifrange, sizeof(ifrange), "If-Range: %s", validator);
+			for (h = hdrs; h != NULL && ok; h = h->next)
+				ok = (mine = slist_add(mine, h->data)) != NULL;
+			if (!ok || (mine = slist_add(mine, ifrange)) == NULL) {
+				say("out of memory");
+				goto out;
+			}
+			SET(CURLOPT_HTTPHEADER, mine);
+		}
 	}
+	elapsed = (long)((now_ms() - d->started) / 1000);
+	if (elapsed >= FETCH_TIME_S) {
+		say("%s: not done in %ld s: later", d->shown, FETCH_TIME_S);
+		goto out;
+	}
+	SET(CURLOPT_TIMEOUT, FETCH_TIME_S - elapsed);
 	if (rc != CURLE_OK) {
 		say("libcurl: %s", curl_easy_strerror(rc));
 		goto out;
@@ -348,6 +489,22 @@ transfer(struct dl *d, const char *url, struct curl_slist *hdrs, const char *pro
 		start_body(d);		/* an empty body: judged here */
 	if (d->stop == STOP_WRITE) {
 		rv = write_error(d);
+		goto out;
+	}
+	if (d->stop == STOP_BIG) {
+		say("%s: refused: larger than its max-size (%lld bytes)", d->shown,
+		    (long long)d->max);
+		rv = FETCH_TOOBIG;
+		goto out;
+	}
+	if (d->stop == STOP_SPACE) {
+		char	 a[32], b[32];
+
+		say("%s: %s more would leave %s free on the state partition: not "
+		    "started", d->shown, size_str((uint64_t)d->need, SIZE_BYTES, a,
+		    sizeof(a)), d->avail > d->need ? "enough" : size_str((uint64_t)
+		    (d->avail > 0 ? d->avail : 0), SIZE_BYTES, b, sizeof(b)));
+		rv = FETCH_NOSPACE;
 		goto out;
 	}
 	if (d->stop == STOP_RANGE) {
@@ -380,6 +537,7 @@ transfer(struct dl *d, const char *url, struct curl_slist *hdrs, const char *pro
 out:
 	d->easy = NULL;
 	curl_easy_cleanup(easy);
+	curl_slist_free_all(mine);
 	return rv;
 }
 
@@ -438,10 +596,10 @@ sync_dir(const char *path)
 
 static int
 download(const char *url, const char *shown, const char *dest, const char *want,
-    struct curl_slist *hdrs, const char *protos)
+    curl_off_t max, struct curl_slist *hdrs, const char *protos)
 {
 	unsigned char	 md[32];
-	char		 part[PATH_MAX], got[65], sz[32];
+	char		 part[PATH_MAX], vpath[PATH_MAX + 2], got[65], sz[32], why[200];
 	struct stat	 st;
 	struct dl	 d;
 	size_t		 i;
@@ -454,6 +612,9 @@ download(const char *url, const char *shown, const char *dest, const char *want,
 	memset(&d, 0, sizeof(d));
 	d.shown = shown;
 	d.part = part;
+	snprintf(vpath, sizeof(vpath), "%s.v", part);
+	d.vpath = vpath;
+	d.max = max;
 	mbedtls_sha256_init(&d.sha);
 	mbedtls_sha256_starts(&d.sha, 0);
 	d.fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -493,6 +654,10 @@ download(const char *url, const char *shown, const char *dest, const char *want,
 			break;
 		}
 	}
+	if (rv == FETCH_TOOBIG) {
+		unlink(part);
+		unlink(vpath);
+	}
 	if (rv != FETCH_OK)
 		goto out;
 	progress(&d, now_ms(), 1);
@@ -505,11 +670,22 @@ download(const char *url, const char *shown, const char *dest, const char *want,
 	for (i = 0; i < sizeof(md); i++)
 		snprintf(got + 2 * i, 3, "%02x", md[i]);
 	if (want != NULL && strcmp(want, got) != 0) {
-		unlink(part);
+		unlink(part);		/* never hashed again on a retry */
+		unlink(vpath);
 		say("%s: sha256 mismatch: expected %s, got %s", shown, want, got);
 		rv = FETCH_MISMATCH;
 		goto out;
 	}
+	if ((rv = image_inspect(qemu_img, part, INSPECT_S, why, sizeof(why))) != FETCH_OK)
+		say("%s: %s%s", shown, rv == FETCH_REFUSED ? "refused: " : "", why);
+	if (rv != FETCH_OK) {
+		if (rv == FETCH_REFUSED) {
+			unlink(part);
+			unlink(vpath);
+		}
+		goto out;
+	}
+	unlink(vpath);
 	if (rename(part, dest) == -1) {
 		say("%s: %s", dest, strerror(errno));
 		rv = FETCH_ERROR;
@@ -600,6 +776,7 @@ token_get(char *auth, size_t size)
 	/* never through a proxy: this libcurl has none, so these two may fail */
 	curl_easy_setopt(easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	SET(CURLOPT_URL, MD_BASE MD_TOKEN_PATH);
 	SET(CURLOPT_PROTOCOLS_STR, "http");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
@@ -669,20 +846,74 @@ out:
 	return rv;
 }
 
+/*
+ * SOURCE "-": the source is the first line of stdin, where PID 1 writes it
+ * through a pipe, so that no other uid reads it in /proc/PID/cmdline.
+ */
+static int
+read_source(char *buf, size_t size)
+{
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	errno = 0;
+	while (len < size - 1) {
+		if ((n = read(STDIN_FILENO, buf + len, size - 1 - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return len == size - 1 && strchr(buf, '\n') == NULL ? -1 : 0;
+}
+
 int
 fetch_main(int argc, char *argv[])
 {
-	static char		 url[URL_MAX], auth[AUTH_MAX];
+	static char		 url[URL_MAX], auth[AUTH_MAX], srcbuf[GUEST_SOURCE_MAX + 2];
 	char			 want[65], shown[SHOWN_MAX];
-	const char		*src, *dest, *api, *protos;
+	const char		*src, *dest, *api = GCS_API, *protos;
 	struct curl_slist	*hdrs = NULL;
-	size_t			 i, n;
+	curl_off_t		 max = -1;
+	char			*end;
+	size_t			 i;
 	int			 rv, gs;
 
+	/* --max-size: PID 1's, from the declaration; the others the tests'
+	 * options: PID 1 passes none, and nothing comes from the
+	 * environment (the kernel command line sets it) */
+	while (argc >= 3 && strncmp(argv[1], "--", 2) == 0) {
+		if (strcmp(argv[1], "--gcs-api") == 0)
+			api = argv[2];
+		else if (strcmp(argv[1], "--qemu-img") == 0)
+			qemu_img = argv[2];
+		else if (strcmp(argv[1], "--max-size") == 0) {
+			errno = 0;
+			max = strtoll(argv[2], &end, 10);
+			if (errno != 0 || end == argv[2] || *end != '\0' || max < 0)
+				return usage();
+		}
+		else
+			return usage();
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 3 || argc > 4 || argv[2][0] == '\0')
 		return usage();
 	src = argv[1];
 	dest = argv[2];
+	if (strcmp(src, "-") == 0) {
+		if (read_source(srcbuf, sizeof(srcbuf)) == -1) {
+			say("stdin: no source (%s)", errno != 0 ? strerror(errno) : "too long");
+			return usage();
+		}
+		src = srcbuf;
+	}
 	if (argc == 4) {
 		if (!sha256_hex_ok(argv[3])) {
 			say("%s: not a sha256 (64 hex digits)", argv[3]);
@@ -692,31 +923,26 @@ fetch_main(int argc, char *argv[])
 			want[i] = argv[3][i] | 0x20;
 		want[64] = '\0';
 	}
+	/* the source as every message shows it: no credential in it */
+	url_redact(src, shown, sizeof(shown));
 	gs = strncmp(src, "gs://", 5) == 0;
 	if (gs) {
-		if ((api = getenv("NESTBOX_GCS_API")) == NULL || api[0] == '\0')
-			api = GCS_API;
 		if (strncmp(api, "https://", 8) != 0 && strncmp(api, "http://", 7) != 0) {
-			say("NESTBOX_GCS_API: not an http(s) URL");
+			say("--gcs-api: not an http(s) URL");
 			return usage();
 		}
 		if (strlen(src) > GUEST_SOURCE_MAX || gcs_url(src + 5, api, url, sizeof(url)) == -1) {
-			say("%.200s: not gs://BUCKET/OBJECT", src);
+			say("%.200s: not gs://BUCKET/OBJECT", shown);
 			return usage();
 		}
-		snprintf(shown, sizeof(shown), "%s", src);
 	} else if (strncmp(src, "https://", 8) == 0 || strncmp(src, "http://", 7) == 0) {
 		if (strlen(src) >= sizeof(url)) {
-			say("%.200s: URL too long", src);
+			say("%.200s: URL too long", shown);
 			return usage();
 		}
 		strcpy(url, src);
-		/* a query may be a signed URL's credential: not in the log */
-		n = strcspn(src, "?#");
-		snprintf(shown, sizeof(shown), "%.*s%s", (int)(n < 400 ? n : 400), src,
-		    src[n] != '\0' ? "?..." : n > 400 ? "..." : "");
 	} else {
-		say("%.200s: not an https://, http:// or gs:// source", src);
+		say("%.200s: not an https://, http:// or gs:// source", shown);
 		return usage();
 	}
 	protos = strncmp(url, "https://", 8) == 0 ? "https" : "http,https";
@@ -737,7 +963,7 @@ fetch_main(int argc, char *argv[])
 			goto out;
 		}
 	}
-	rv = download(url, shown, dest, argc == 4 ? want : NULL, hdrs, protos);
+	rv = download(url, shown, dest, argc == 4 ? want : NULL, max, hdrs, protos);
 out:
 	if (hdrs != NULL)
 		explicit_bzero(hdrs->data, strlen(hdrs->data));

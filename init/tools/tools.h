@@ -9,7 +9,10 @@
 
 int	 control_main(int argc, char *argv[]);		/* nestbox VERB [NAME] */
 int	 guests_check_main(int argc, char *argv[]);	/* nestbox check FILE */
-int	 fetch_main(int argc, char *argv[]);		/* nestbox-fetch SOURCE DEST [SHA256] */
+int	 fetch_main(int argc, char *argv[]);		/* nestbox-fetch [OPTIONS] SOURCE|- DEST [SHA256] */
 int	 dhcp_hook_main(int argc, char *argv[]);	/* udhcpc's script */
+/* inspect.c: a downloaded image, by qemu-img info; an enum fetch_status */
+int	 image_inspect(const char *qemu_img, const char *path, unsigned secs, char *why,
+	    size_t size);
 
 #endif /* NESTBOX_TOOLS_H */

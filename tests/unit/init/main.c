@@ -92,6 +92,7 @@ main(void)
 		&vm_suite,
 		&store_suite, &seed_suite,
 		&control_suite,
+		&contain_suite,
 	};
 	struct CMUnitTest	*all;
 	size_t			 i, n = 0;

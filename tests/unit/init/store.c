@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "unit.h"
@@ -27,6 +28,7 @@ static const uint8_t grown_10g[16] = {
 };
 
 #define GIB_SECTORS	(1ULL << 21)
+#define MBR_BOOT_FLAG	446		/* the first entry's */
 #define STATE_START	133120		/* 65 MiB */
 
 static void
@@ -219,6 +221,86 @@ ext4_label_mke2fs(void **state)
 	rmtree(dir);
 }
 
+/* A fake /sys/class/block (symlinks into a devices tree, as the kernel's)
+ * and /dev (files holding a boot sector or a superblock). */
+static void
+fake_block(const char *dir, const char *name, const char *parent)
+{
+	char	 path[512], target[512];
+
+	if (parent == NULL)
+		snprintf(path, sizeof(path), "%s/devices/%s", dir, name);
+	else
+		snprintf(path, sizeof(path), "%s/devices/%s/%s", dir, parent, name);
+	assert_int_equal(mkdir(path, 0755), 0);
+	if (parent != NULL) {
+		strcat(path, "/partition");
+		assert_int_equal(close(open(path, O_WRONLY | O_CREAT, 0644)), 0);
+		snprintf(target, sizeof(target), "../devices/%s/%s", parent, name);
+	} else
+		snprintf(target, sizeof(target), "../devices/%s", name);
+	snprintf(path, sizeof(path), "%s/block/%s", dir, name);
+	assert_int_equal(symlink(target, path), 0);
+}
+
+static void
+fake_dev(const char *dir, const char *name, const uint8_t *data, size_t len, off_t at)
+{
+	char	 path[512];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/dev/%s", dir, name);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0);
+	assert_int_equal(pwrite(fd, data, len, at), (ssize_t)len);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	close(fd);
+}
+
+static void
+l1_disk_by_identity(void **state)
+{
+	char		*dir, sys[512], dev[512], disk[NAME_MAX + 1];
+	uint8_t		 sb[1024], mbr[512];
+
+	(void)state;
+	dir = tmpdir();
+	snprintf(sys, sizeof(sys), "%s/devices", dir);
+	assert_int_equal(mkdir(sys, 0755), 0);
+	snprintf(sys, sizeof(sys), "%s/block", dir);
+	assert_int_equal(mkdir(sys, 0755), 0);
+	snprintf(dev, sizeof(dev), "%s/dev", dir);
+	assert_int_equal(mkdir(dev, 0755), 0);
+	/* nothing of nestbox's */
+	fake_block(dir, "sda", NULL);
+	fake_block(dir, "sda1", "sda");
+	fake_block(dir, "sdb", NULL);
+	fake_block(dir, "sdb2", "sdb");
+	assert_int_equal(l1_disk_find(sys, dev, disk), -1);
+	assert_int_equal(errno, ENOENT);
+	/* the boot disk by its boot sector, the state partition unreadable */
+	mkdisk_mbr(mbr);
+	mbr[MBR_BOOT_FLAG] = 0x80;
+	fake_dev(dir, "sdb", mbr, sizeof(mbr), 0);
+	assert_int_equal(l1_disk_find(sys, dev, disk), 0);
+	assert_string_equal(disk, "sdb");
+	mbr[440] ^= 1;			/* another disk id: not ours */
+	fake_dev(dir, "sdb", mbr, sizeof(mbr), 0);
+	assert_int_equal(l1_disk_find(sys, dev, disk), -1);
+	/* the state partition's disk, whatever is mounted */
+	memset(sb, 0, sizeof(sb));
+	sb[56] = 0x53;
+	sb[57] = 0xef;
+	memcpy(sb + 120, STATE_LABEL, strlen(STATE_LABEL));
+	fake_dev(dir, "sdb2", sb, sizeof(sb), 1024);
+	assert_int_equal(l1_disk_find(sys, dev, disk), 0);
+	assert_string_equal(disk, "sdb");
+	/* a second one (a nestbox image as a guest's disk): the one the L1 took */
+	fake_dev(dir, "sda1", sb, sizeof(sb), 1024);
+	assert_int_equal(l1_disk_find(sys, dev, disk), 0);
+	assert_string_equal(disk, "sda");
+	rmtree(dir);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(mbr_parse_mkdisk),
 	cmocka_unit_test(mbr_grow_to_10g),
@@ -227,5 +309,6 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(mbr_grow_refused),
 	cmocka_unit_test(ext4_label_by_hand),
 	cmocka_unit_test(ext4_label_mke2fs),
+	cmocka_unit_test(l1_disk_by_identity),
 };
 const struct suite store_suite = { tests, NTESTS(tests) };

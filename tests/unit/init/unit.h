@@ -41,6 +41,7 @@ extern const struct suite qmp_suite;
 extern const struct suite vm_suite;
 extern const struct suite store_suite, seed_suite;
 extern const struct suite control_suite;
+extern const struct suite contain_suite;
 
 /* main.c: fixtures */
 char	*tmpdir(void);				/* a fresh directory; free() it */

@@ -437,6 +437,10 @@ static struct {
 	pid_t		 cg_pid;
 	uint64_t	 cg_mem;
 	int		 cg_ends;	/* cgroup_end calls */
+	int		 fds[3];	/* the last spawn's; -2: NULL */
+	uid_t		 qmp_owner;	/* the last qmp_open's */
+	int		 left;		/* processes uid_kill finds */
+	char		 mkdirs[2048];	/* mkdir_owned's, a line each */
 } fk;
 
 static void
@@ -497,9 +501,19 @@ fk_spawn(char *const argv[], const int fds[3], const struct cred *c)
 	text_add(&t, "spawn uid %u gid %u", (unsigned)c->uid, (unsigned)c->gid);
 	for (i = 0; i < c->ngroups; i++)
 		text_add(&t, " group %u", (unsigned)c->groups[i]);
-	text_add(&t, "%s:", fds != NULL ? " logged" : "");
+	text_add(&t, "%s:", fds != NULL && fds[1] >= 0 ? " logged" : "");
+	for (i = 0; i < 3; i++)
+		fk.fds[i] = fds != NULL ? fds[i] : -2;
 	for (i = 0; argv[i] != NULL && i < 4; i++)
 		text_add(&t, " %s", argv[i]);
+	if (fds != NULL && fds[0] >= 0) {	/* a line on stdin: shown after '<' */
+		char	 in[GUEST_SOURCE_MAX + 2];
+		ssize_t	 n = read(fds[0], in, sizeof(in) - 1);
+
+		in[n > 0 ? n : 0] = '\0';
+		in[strcspn(in, "\n")] = '\0';
+		text_add(&t, " <%s", in);
+	}
 	did("%s", line);
 	if (fk.spawn_fail) {
 		errno = EAGAIN;
@@ -523,10 +537,11 @@ fk_tap_create(const char *name, uid_t owner, const uint8_t mac[6])
 static void	 fk_tap_delete(const char *name) { did("tap delete %s", name); }
 
 static int
-fk_qmp_open(struct qmp *q, const char *path)
+fk_qmp_open(struct qmp *q, const char *path, uid_t owner)
 {
 	(void)q;
 	(void)path;
+	fk.qmp_owner = owner;
 	errno = ENOENT;
 	return fk.qmp_ok ? 0 : -1;
 }
@@ -572,11 +587,12 @@ fk_exists(const char *path)
 }
 
 static int
-fk_mkdir_owned(const char *path, uid_t uid, mode_t mode)
+fk_mkdir_owned(const char *path, uid_t uid, gid_t gid, mode_t mode)
 {
-	(void)path;
-	(void)uid;
-	(void)mode;
+	size_t	 n = strlen(fk.mkdirs);
+
+	snprintf(fk.mkdirs + n, sizeof(fk.mkdirs) - n, "mkdir %s %u:%u %o\n", path,
+	    (unsigned)uid, (unsigned)gid, (unsigned)mode);
 	return 0;
 }
 
@@ -616,6 +632,31 @@ fk_write_file(const char *path, const void *data, size_t len, mode_t mode)
 }
 
 static int	 fk_open_log(const char *path) { did("log %s", path); return 1000; }
+
+static int
+fk_uid_kill(uid_t uid)
+{
+	int	 n = fk.left;
+
+	if (n > 0)
+		did("uid_kill %u %d", (unsigned)uid, n);
+	fk.left = 0;
+	return n;
+}
+
+static int
+fk_own_dev(const char *dev, uid_t uid, gid_t gid, mode_t mode)
+{
+	did("own_dev %s %u:%u %o", dev, (unsigned)uid, (unsigned)gid, (unsigned)mode);
+	return 0;
+}
+
+static int
+fk_make_file(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+	did("make %s %u:%u %o", path, (unsigned)uid, (unsigned)gid, (unsigned)mode);
+	return 0;
+}
 static int	 fk_close(int fd) { (void)fd; return 0; }
 static int	 fk_unlink(const char *path) { (void)path; return 0; }
 
@@ -661,6 +702,7 @@ static const struct vm_ops fake_ops = {
 	fk_exists, fk_mkdir_owned, fk_own_dir, fk_own, fk_pd_find, fk_disk_is_l1,
 	fk_write_file, fk_open_log, fk_close, fk_unlink, fk_rename, fk_read_file,
 	fk_cgroup_add, fk_cgroup_end,
+	fk_make_file, fk_uid_kill, fk_own_dev,
 };
 
 static int	 rt_logfd;
@@ -777,8 +819,15 @@ rt_fetch_to_running(void **state)
 	vm_reconcile(DOC(GA), 0);
 	assert_string_equal(st("a"), "fetching");
 	/* the download, as the unprivileged fetcher */
-	assert_string_equal(done(), "spawn uid 900 gid 900: "
-	    "/usr/libexec/nestbox/nestbox-fetch " URL " " DL " " SHA "\n");
+	assert_string_equal(done(), "spawn uid 901 gid 901 group 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch - " DL " " SHA " <" URL "\n");
+	/* the URL in a pipe (above), /dev/null out; stderr the console's */
+	assert_true(fk.fds[0] >= 0);
+	assert_int_equal(fk.fds[1], -1);
+	assert_int_equal(fk.fds[2], 2);
+	/* the guest's directory is PID 1's; only disks/ is the guest's */
+	assert_string_equal(fk.mkdirs, "mkdir " STATE_GUESTS "/a 0:20000 750\n"
+	    "mkdir " STATE_GUESTS "/a/disks 20000:20000 700\n");
 	v = vm_find("a");
 	assert_int_equal(v->fsm.phase, P_FETCH_JOB);
 	/* nestbox-fetch renames it itself */
@@ -787,9 +836,12 @@ rt_fetch_to_running(void **state)
 	/* a copy of its own, made by qemu-img as the guest */
 	c = done();
 	assert_non_null(strstr(c, "spawn uid 20000 gid 20000: /usr/bin/qemu-img convert -q -f"));
+	assert_int_equal(fk.fds[1], -1);
 	job_exit("a", EXITED(0));
 	c = done();
-	assert_non_null(strstr(c, "rename " STATE_GUESTS "/a/disk0-"));
+	assert_non_null(strstr(c, "rename " STATE_GUESTS "/a/disks/disk0-"));
+	/* console.log: QEMU's file, made anew in PID 1's directory */
+	assert_non_null(strstr(c, "make " STATE_GUESTS "/a/console.log 20000:20000 600\n"));
 	/* QEMU, as the guest's own user in the kvm group, logged */
 	assert_non_null(strstr(c, "tap nbtap0 20000\n"));
 	assert_non_null(strstr(c, "log " STATE_GUESTS "/a/qemu.log\n"));
@@ -801,6 +853,7 @@ rt_fetch_to_running(void **state)
 	fk.qmp_ok = 0;
 	fire("a");
 	assert_string_equal(st("a"), "starting");
+	assert_int_equal(fk.qmp_owner, 20000);		/* QEMU's socket, checked */
 	assert_int_equal(fk.timer, VM_CONNECT_MS);
 	fk.qmp_ok = 1;
 	fire("a");
@@ -818,7 +871,7 @@ rt_fetch_to_running(void **state)
 	    "restart always)\n"));
 	assert_non_null(strstr(c, "nestbox: guest a: fetching\n"));
 	assert_non_null(strstr(c, "nestbox: guest a: downloading " URL "\n"));
-	assert_non_null(strstr(c, "nestbox: guest a: making " STATE_GUESTS "/a/disk0-"));
+	assert_non_null(strstr(c, "nestbox: guest a: making " STATE_GUESTS "/a/disks/disk0-"));
 	assert_non_null(strstr(c, "nestbox: guest a: QEMU started (pid 5002, tcg, 1 vcpus, "
 	    "128 MiB)\n"));
 	assert_non_null(strstr(c, "nestbox: guest a: starting\n"));
@@ -1009,7 +1062,7 @@ rt_fetch_failures(void **state)
 	job_exit("a", EXITED(0));
 	job_exit("a", KILLED(9));
 	assert_string_equal(st("a"), "backing off");
-	assert_non_null(strstr(v->error, "qemu-img for " STATE_GUESTS "/a/disk0-"));
+	assert_non_null(strstr(v->error, "qemu-img for " STATE_GUESTS "/a/disks/disk0-"));
 	/* restart during backoff: now */
 	done();
 	assert_int_equal(vm_control_ops.action("a", "restart"), 0);
@@ -1045,8 +1098,8 @@ rt_shared_download(void **state)
 	(void)state;
 	vm_reconcile(DOC(GA "," GF("b")), 0);
 	/* one download for both */
-	assert_string_equal(done(), "spawn uid 900 gid 900: "
-	    "/usr/libexec/nestbox/nestbox-fetch " URL " " DL " " SHA "\n");
+	assert_string_equal(done(), "spawn uid 901 gid 901 group 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch - " DL " " SHA " <" URL "\n");
 	assert_int_equal(vm_find("b")->fsm.phase, P_FETCHING);
 	fk_file(DL);
 	job_exit("a", EXITED(0));
@@ -1195,8 +1248,131 @@ rt_sources(void **state)
 	if (strcmp(st("k"), "fetching") != 0)
 		fail_msg("%s", console());
 	c = done();
-	assert_non_null(strstr(c, "/usr/libexec/nestbox/nestbox-fetch " URL));
+	assert_non_null(strstr(c, "/usr/libexec/nestbox/nestbox-fetch - "));
+	assert_non_null(strstr(c, " <" URL "\n"));
 	assert_non_null(strstr(c, "/usr/bin/qemu-img create -q -f"));
+}
+
+/* uids are not recycled dirty: a former run's processes hold the slot back;
+ * a guest that goes gives its uid, files and persistent disks back. */
+static void
+rt_release(void **state)
+{
+	const char	*c;
+	char		*d;
+
+	(void)state;
+	fk.left = 2;
+	vm_reconcile(DOC("{\"name\": \"a\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"pd:data\"}]}"), 0);
+	assert_string_equal(st("a"), "backing off");
+	assert_string_equal(vm_find("a")->error,
+	    "uid 20000: 2 processes of a former run were left (killed)");
+	assert_non_null(strstr(done(), "uid_kill 20000 2\n"));
+	fire("a");
+	assert_string_equal(st("a"), "starting");
+	fire("a");
+	assert_string_equal(st("a"), "running");
+	done();
+	fk_file(STATE_GUESTS "/a");
+	fk_file(STATE_GUESTS "/a/disks");
+	fk.mkdirs[0] = '\0';
+	fk.left = 1;		/* what its QEMU left running */
+	vm_reconcile(DOC(""), 0);
+	qemu_exit("a", EXITED(0));
+	assert_null(vm_find("a"));
+	d = done();
+	assert_non_null(strstr(d, "uid_kill 20000 1\n"));
+	assert_non_null(strstr(d, "own_dev /dev/sdb 0:6 660\n"));
+	assert_string_equal(fk.mkdirs, "mkdir " STATE_GUESTS "/a/disks 0:0 700\n"
+	    "mkdir " STATE_GUESTS "/a 0:0 700\n");
+	c = console();
+	assert_non_null(strstr(c, "guest a: 1 processes of uid 20000 killed\n"));
+}
+
+/* A signed URL's query: in the fetcher's stdin, nowhere else. gs:// runs as
+ * the uid that may get the token, http(s) as the one that may not. */
+static void
+rt_secrets(void **state)
+{
+	struct vm	*v;
+	const char	*c;
+	char		*d;
+
+	(void)state;
+	vm_reconcile(DOC("{\"name\": \"s\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"https://example.com/a.img?X-Goog-Signature=SECRET\"}]},"
+	    "{\"name\": \"g\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"gs://bucket/b.img\"}]}"), 0);
+	d = done();
+	assert_non_null(strstr(d, "spawn uid 901 gid 901 group 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch - "));
+	assert_non_null(strstr(d, " <https://example.com/a.img?X-Goog-Signature=SECRET\n"));
+	assert_non_null(strstr(d, "spawn uid 900 gid 900 group 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch - "));
+	assert_non_null(strstr(d, " <gs://bucket/b.img\n"));
+	v = vm_find("s");
+	assert_string_equal(v->job_what, "disks[0]: https://example.com/a.img?...");
+	job_exit("s", EXITED(FETCH_ERROR));
+	assert_null(strstr(v->error, "SECRET"));
+	assert_non_null(strstr(v->error, "https://example.com/a.img?..."));
+	c = console();
+	assert_non_null(strstr(c, "guest s: downloading https://example.com/a.img?...\n"));
+	assert_null(strstr(c, "SECRET"));
+	/* a refused image: permanent */
+	job_exit("g", EXITED(FETCH_REFUSED));
+	assert_string_equal(st("g"), "failed");
+	assert_non_null(strstr(vm_find("g")->error, "names other files"));
+}
+
+/* An overlay an older image made in the guest's directory itself is moved
+ * into disks/, not made again. */
+static void
+rt_migrate(void **state)
+{
+	struct vm	*v;
+	char		 old[PATH_MAX], *p, *d;
+
+	(void)state;
+	fk_file(STATE_DIR "/o.img");
+	vm_reconcile(DOC("{\"name\": \"o\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"state:o.img\", \"overlay\": true}]}"), 0);
+	v = vm_find("o");
+	assert_non_null(p = strstr(v->disk[0], "/" VM_DISKS "/"));
+	snprintf(old, sizeof(old), "%.*s%s", (int)(p - v->disk[0]), v->disk[0],
+	    p + strlen("/" VM_DISKS));
+	assert_non_null(strstr(done(), "/usr/bin/qemu-img create"));
+	job_exit("o", EXITED(1));
+	assert_string_equal(st("o"), "backing off");
+	fk_file(old);
+	fire("o");
+	d = done();
+	assert_null(strstr(d, "qemu-img"));
+	assert_non_null(strstr(d, "rename "));
+	assert_non_null(strstr(d, v->disk[0]));
+	assert_string_equal(st("o"), "starting");
+}
+
+/* A disk's max-size bounds its download; only a download has one. */
+static void
+rt_max_size(void **state)
+{
+	const char	*c;
+
+	(void)state;
+	vm_reconcile(DOC("{\"name\": \"m\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"" URL "\", \"max-size\": \"2G\"}]},"
+	    "{\"name\": \"p\", \"memory\": \"128M\", \"disks\": "
+	    "[{\"source\": \"pd:data\", \"max-size\": \"2G\"}]}"), 0);
+	assert_non_null(strstr(done(), "spawn uid 901 gid 901 group 900: "
+	    "/usr/libexec/nestbox/nestbox-fetch --max-size 2147483648 - <" URL "\n"));
+	c = console();
+	assert_non_null(strstr(c, "guest p: disks[0].max-size: only a download "
+	    "(https://, http://, gs://) has one"));
+	job_exit("m", EXITED(FETCH_TOOBIG));
+	assert_string_equal(st("m"), "failed");
+	assert_string_equal(vm_find("m")->error,
+	    "disks[0]: " URL ": larger than its max-size: refused");
 }
 
 static void
@@ -1279,6 +1455,9 @@ rt_console(void **state)
 	assert_int_equal(bind(ls, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	assert_int_equal(listen(ls, 1), 0);
 	v->con.fd = -1;
+	assert_int_equal(con_open(v), -1);		/* not QEMU's socket */
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(lchown(path, vm_uid(v), vm_uid(v)), 0);
 	assert_int_equal(con_open(v), 0);
 	assert_true((peer = accept(ls, NULL, NULL)) >= 0);
 	assert_int_equal(vm_control_ops.console_attach("a", sub_fn, &n), 0);
@@ -1335,6 +1514,8 @@ rt_console_flood(void **state)
 	assert_int_equal(bind(ls, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	assert_int_equal(listen(ls, 1), 0);
 	v->con.fd = -1;
+	/* QEMU's socket: owned by the guest's uid (relay.c checks) */
+	assert_int_equal(lchown(path, vm_uid(v), vm_uid(v)), 0);
 	assert_int_equal(con_open(v), 0);
 	assert_true((peer = accept(ls, NULL, NULL)) >= 0);
 	/* the L1's console: a pipe, blocking like /dev/console, and full */
@@ -1459,9 +1640,13 @@ rt_sys(void **state)
 	dir = tmpdir();
 	snprintf(path, sizeof(path), "%s/g", dir);
 	assert_int_equal(o->exists(path), 0);
-	assert_int_equal(o->mkdir_owned(path, getuid(), 0700), 0);
+	assert_int_equal(o->mkdir_owned(path, getuid(), getgid(), 0700), 0);
 	assert_int_equal(o->exists(path), 1);
 	snprintf(path, sizeof(path), "%s/g/qemu.log", dir);
+	if (geteuid() != 0) {		/* qemu.log is root's */
+		rmtree(dir);
+		skip();
+	}
 	assert_true((fd = o->open_log(path)) >= 0);
 	assert_int_equal(write(fd, "start\nqemu: -drive: no such file\n\n", 34), 34);
 	o->close(fd);
@@ -1708,7 +1893,7 @@ rt_network_change(void **state)
 	RT(rt_shared_download), RT(rt_exit_policies), RT(rt_shutdown), \
 	RT(rt_launch_failures), RT(rt_sources), RT(rt_control), RT(rt_console), RT(rt_console_flood), \
 	RT(rt_network), RT(rt_misc), RT(rt_sys), RT(rt_check_equals_pid1), \
-	RT(rt_network_change),
+	RT(rt_network_change), RT(rt_secrets), RT(rt_release), RT(rt_max_size), RT(rt_migrate),
 
 
 static const struct CMUnitTest tests[] = {
